@@ -1,0 +1,128 @@
+/**
+ * Start-up: config → store → chat bot → HTTP server. `startApp` returns a handle that
+ * closes everything; src/main.ts is the process entry around it.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describeConfig, enabledNetworks, type Config } from './config.js';
+import { systemClock, type Clock, type Logger, type Store } from './core/ports.js';
+import { AppealService } from './core/service.js';
+import { createSlackBot, createSlackWebClient, whoAmI, type SlackBot } from './bots/slack/index.js';
+import { toChatError } from './bots/slack/room.js';
+import { createImageProcessor } from './media/images.js';
+import { openStore } from './store/index.js';
+
+export interface AppHandle {
+  port: number;
+  store: Store;
+  service: AppealService;
+  close(): Promise<void>;
+}
+
+/** A start-up failure an operator can fix, in one line naming what to fix. */
+export class StartupError extends Error {
+  readonly code = 'startup_failed';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+export async function startApp(config: Config, logger: Logger, clock: Clock = systemClock): Promise<AppHandle> {
+  logger.info({ config: describeConfig(config) }, 'starting');
+  if (!config.slack) throw new StartupError('SLACK_BOT_TOKEN: required, this version runs on Slack only (Discord support comes later)');
+
+  let store: Store;
+  try {
+    store = await openStore(config.storeUrl, { logger });
+  } catch (err) {
+    throw new StartupError(`STORE_URL: could not open the store: ${(err as Error).message}`, { cause: err });
+  }
+
+  let bot: SlackBot | undefined;
+  let server: Server | undefined;
+  try {
+    const client = createSlackWebClient(config.slack, logger);
+    let identity: { userId: string; botId: string; team: string };
+    try {
+      identity = await whoAmI(client);
+    } catch (err) {
+      const e = toChatError(err);
+      throw new StartupError(`SLACK_BOT_TOKEN: Slack's auth.test failed: ${e.userMessage}`, { cause: err });
+    }
+    logger.info({ botUserId: identity.userId, team: identity.team }, 'connected to Slack');
+
+    let roomRef: SlackBot['room'] | undefined;
+    const service = new AppealService({
+      store,
+      get room() {
+        return roomRef!;
+      },
+      media: createImageProcessor(),
+      clock,
+      logger,
+      policy: config.approval,
+      enabledNetworks: enabledNetworks(config),
+    });
+    bot = createSlackBot({
+      config: config.slack,
+      client,
+      identity,
+      service,
+      store,
+      logger,
+      clock,
+      media: { maxBytes: config.media.imageMaxBytes, downloadTimeoutMs: config.media.downloadTimeoutMs },
+    });
+    roomRef = bot.room;
+
+    const handleHttp = bot.handleHttp;
+    server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/slack/events' && handleHttp) {
+        handleHttp(req, res).catch((err: unknown) => {
+          logger.error({ err }, 'request failed');
+          if (!res.headersSent) res.writeHead(500).end();
+        });
+        return;
+      }
+      if (path === '/healthz' && req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    });
+    // Slack gives 3 s: no request may hold a socket for long.
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, resolve);
+    });
+    await bot.start();
+    const port = (server.address() as AddressInfo).port;
+    logger.info({ port, mode: handleHttp ? 'http' : 'socket' }, 'listening');
+
+    const s = server;
+    const b = bot;
+    return {
+      port,
+      store,
+      service,
+      close: async () => {
+        await b.stop().catch(() => undefined);
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeAllConnections();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await bot?.stop().catch(() => undefined);
+    server?.close();
+    await store.close().catch(() => undefined);
+    if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') {
+      throw new StartupError(`PORT: ${config.port} is already in use`, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Text in and out of Slack. Inbound text (a slash command's) arrives in Slack's markup:
+ * `&amp; &lt; &gt;` escaped, links and mentions in angle brackets; it becomes plain text
+ * for the appeal. Outbound, every piece of user text is escaped so it can never become a
+ * mention, a link or a mass mention (`<!channel>`, `<!here>`, `@everyone`).
+ */
+import type { Message } from '../../core/messages.js';
+
+const ZWSP = '\u200b';
+
+/** Slack markup → the plain text a person typed. */
+export function fromSlackText(s: string): string {
+  const plainText = s.replace(/<([^<>]*)>/g, (_all, inner: string) => {
+    const [target = '', label] = inner.split('|', 2);
+    if (target.startsWith('@')) return label ? `@${label.replace(/^@/, '')}` : target;
+    if (target.startsWith('#')) return label ? `#${label}` : target;
+    if (target.startsWith('!subteam^')) return label ?? '@group';
+    if (target.startsWith('!date^')) return label ?? '';
+    if (target.startsWith('!')) return `@${target.slice(1)}`;
+    if (target.startsWith('mailto:')) return label ?? target.slice('mailto:'.length);
+    if (label === undefined || target.includes(label)) return target;
+    return `${label} (${target})`;
+  });
+  return plainText.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Plain text → safe mrkdwn: escaped, and mass mentions broken with a zero-width space. */
+export function escapeText(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/@(channel|here|everyone)\b/gi, `@${ZWSP}$1`);
+}
+
+const SLACK_ID = /^[A-Z0-9]+$/;
+
+/** A chat-neutral message → Slack mrkdwn. */
+export function renderMessage(m: Message): string {
+  return m
+    .map((p) => {
+      if (typeof p === 'string') return escapeText(p);
+      if ('user' in p) return SLACK_ID.test(p.user) ? `<@${p.user}>` : escapeText(`@${p.user}`);
+      if ('channel' in p) return SLACK_ID.test(p.channel) ? `<#${p.channel}>` : escapeText(`#${p.channel}`);
+      if ('strong' in p) return `*${escapeText(p.strong)}*`;
+      return `\`${escapeText(p.code.replace(/`/g, "'"))}\``;
+    })
+    .join('');
+}
+
+/** Quotes a block of plain text, every line, for a card preview. */
+export function quote(s: string): string {
+  return s.split('\n').map((line) => `>${escapeText(line)}`).join('\n');
+}

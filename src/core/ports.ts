@@ -1,0 +1,110 @@
+/**
+ * The small interfaces (ports) the core needs. Adapters in src/store, src/media,
+ * src/bots and src/platforms implement them; the core never imports an SDK.
+ */
+
+/** Persistence. Every method throws on a backend failure: nothing is swallowed into "not found". */
+export interface Store {
+  get<T>(key: string): Promise<T | undefined>;
+  /** Sets a JSON-serialisable value; `ttlMs` makes it expire. */
+  set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
+  /** Deletes a key; true when something was deleted. */
+  delete(key: string): Promise<boolean>;
+  /**
+   * Atomic set-if-absent: exactly one caller, across processes and replicas, gets true
+   * for a given key (until `ttlMs` passes, when given; without it the claim is forever).
+   */
+  claim(key: string, ttlMs?: number): Promise<boolean>;
+  /** Gives a claim up, so it can be claimed again (a lease released by its holder). */
+  release(key: string): Promise<void>;
+  /** Atomically adds a member to a set (idempotent). */
+  addToSet(setKey: string, member: string): Promise<void>;
+  /** Atomically removes a member from a set (idempotent). */
+  removeFromSet(setKey: string, member: string): Promise<void>;
+  /** The members of a set, in no particular order. */
+  members(setKey: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export type ImageFormat = 'jpeg' | 'png';
+
+/** An image after the media pipeline: sniffed, decoded, auto-oriented, stripped and re-encoded. */
+export interface ProcessedImage {
+  kind: 'image';
+  /** The processed bytes: what is hashed, stored and (later) published. */
+  bytes: Buffer;
+  format: ImageFormat;
+  mime: 'image/jpeg' | 'image/png';
+  width: number;
+  height: number;
+  /** Hex SHA-256 of `bytes`. */
+  sha256: string;
+  /** What the upload really was, from its magic bytes (e.g. "jpeg", "webp"). */
+  sourceFormat: string;
+}
+
+/** Why a file was refused, in words a person reads in the thread. */
+export class MediaRejected extends Error {
+  readonly code = 'media_rejected';
+  constructor(
+    /** Plain words: "it is not an image (it looks like HTML)". */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options);
+    this.name = 'MediaRejected';
+  }
+}
+
+export interface MediaProcessor {
+  /** Throws MediaRejected for anything that is not an acceptable image. */
+  processImage(input: Buffer, filename: string): Promise<ProcessedImage>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** The subset of a structured logger the core uses (pino satisfies it). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** A message on a chat platform. */
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+/**
+ * A chat platform as the core sees it (Slack now, Discord later). Messages are chat-neutral
+ * (`Message`, `CardView`); the adapter renders and escapes them.
+ */
+export interface ChatRoom {
+  readonly platform: 'slack' | 'discord';
+  /** The bot's own user id: its reactions never count. */
+  readonly botUserId: string;
+  postCard(channel: string, card: import('./messages.js').CardView, threadTs?: string): Promise<MessageRef>;
+  updateCard(ref: MessageRef, card: import('./messages.js').CardView): Promise<void>;
+  /** Adds the bot's reactions (the approve and reject emoji) so approvers only have to click. */
+  seedReactions(ref: MessageRef, emojis: string[]): Promise<void>;
+  /** The reactions currently on a message: emoji name → user ids. */
+  reactions(ref: MessageRef): Promise<Map<string, string[]>>;
+  post(channel: string, threadTs: string | undefined, message: import('./messages.js').Message): Promise<MessageRef>;
+  /** A message only `user` sees (Slack ephemeral). */
+  notify(channel: string, user: string, message: import('./messages.js').Message, threadTs?: string): Promise<void>;
+  /**
+   * Which of `users` are covered by `ids` (user ids, or group/role ids expanded by the
+   * platform, cached briefly). A lookup that fails leaves its users out: fail closed.
+   */
+  usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<Set<string>>;
+}
+
+/** Fetches a file's bytes; throws MediaRejected (plain words) when it can't. */
+export type FileSource = { name: string; fetch: () => Promise<Buffer> };

@@ -1,0 +1,478 @@
+/**
+ * The appeal service: drafting, media, approval, status. Chat adapters turn platform
+ * events into calls here; everything the room sees goes out through the ChatRoom port.
+ */
+import {
+  appealHash,
+  appealOutgoing,
+  currentCard,
+  transition,
+  type Appeal,
+  type MediaItem,
+} from './appeal.js';
+import { evaluateApproval, whyNotCounted, type ApprovalDecision } from './approval.js';
+import { shortHash } from './content.js';
+import { allocateAppealId, isAppealId, showId } from './ids.js';
+import { KeyedLock } from './lock.js';
+import { code, msg, strong, user, userList, type CardView, type Message } from './messages.js';
+import { NETWORK_LABELS, type NetworkName } from './networks.js';
+import {
+  MediaRejected,
+  type ChatRoom,
+  type Clock,
+  type FileSource,
+  type Logger,
+  type MediaProcessor,
+  type MessageRef,
+  type Store,
+} from './ports.js';
+import type { Command } from './commands.js';
+
+export interface ApprovalPolicy {
+  approvers: string[];
+  seniors: string[];
+  required: number;
+  approveEmoji: string;
+  rejectEmoji: string;
+}
+
+export interface ServiceDeps {
+  store: Store;
+  room: ChatRoom;
+  media: MediaProcessor;
+  clock: Clock;
+  logger: Logger;
+  policy: ApprovalPolicy;
+  /** Networks with credentials: the default targets. */
+  enabledNetworks: NetworkName[];
+  /** Most images one appeal takes. */
+  maxImages?: number;
+}
+
+export const keys = {
+  appeal: (id: string) => `appeal:${id}`,
+  idClaim: (id: string) => `appeal-id:${id}`,
+  card: (channel: string, ts: string) => `card:${channel}:${ts}`,
+  thread: (channel: string, ts: string) => `thread:${channel}:${ts}`,
+  media: (sha256: string) => `media:${sha256}`,
+  appeals: 'appeals',
+};
+
+interface CardIndex {
+  id: string;
+  hash: string;
+}
+
+const DEFAULT_MAX_IMAGES = 10;
+
+export class AppealService {
+  private readonly lock: KeyedLock;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.lock = new KeyedLock(deps.store, deps.clock);
+    this.log = deps.logger;
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** Runs a command that answers at once (everything but drafting). */
+  async execute(cmd: Exclude<Command, { kind: 'draft' }>, ctx: { channel: string; user: string }): Promise<Message> {
+    switch (cmd.kind) {
+      case 'help':
+        return this.help();
+      case 'invalid':
+        return msg`${cmd.problem}. ${strong('/appeal help')} lists the commands.`;
+      case 'status':
+        return this.status(cmd.id);
+      case 'list':
+        return this.list(ctx.channel);
+      case 'withdraw':
+      case 'retry':
+      case 'update':
+      case 'audit':
+      case 'report': {
+        const id = 'id' in cmd ? cmd.id : undefined;
+        if (id !== undefined && !(await this.load(id))) return this.unknown(id);
+        return msg`${code(`/appeal ${cmd.kind}`)} isn't available in this version yet: publishing comes first. Nothing was changed.`;
+      }
+    }
+  }
+
+  help(): Message {
+    const { required, approveEmoji, rejectEmoji } = this.deps.policy;
+    return msg`${strong('Loudhailer: public appeals, approved by two colleagues')}
+${code('/appeal [to:x,flickr] <text>')} draft an appeal; post images as replies in its thread
+${code('/appeal status <id>')} where an appeal stands
+${code('/appeal list')} recent appeals
+${code('/appeal help')} this help
+Approvers react :${approveEmoji}: on the newest card to approve (${required} needed, never the author), :${rejectEmoji}: to reject.
+Coming next: publishing, ${code('retry')}, ${code('withdraw')}, ${code('update')}, ${code('report')}, ${code('audit')}.`;
+  }
+
+  async status(id: string): Promise<Message> {
+    const appeal = await this.load(id);
+    if (!appeal) return this.unknown(id);
+    const card = currentCard(appeal);
+    const targets = appeal.targets.map((t) => NETWORK_LABELS[t]).join(', ') || 'no networks';
+    const lines: Message = msg`${strong(showId(appeal.id))}: ${strong(appeal.state)} · drafted by ${user(appeal.author)} at ${time(appeal.createdAt)}
+Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ? '' : 's'} · card ${card?.revision ?? 0} · hash ${code(shortHash(card?.hash ?? appealHash(appeal)))}
+`;
+    if (appeal.state === 'draft') {
+      lines.push(...msg`Approvals: ${appeal.pendingApprovers.length} of ${this.deps.policy.required}`);
+      if (appeal.pendingApprovers.length > 0) lines.push(' (', ...userList(appeal.pendingApprovers), ')');
+    } else if (appeal.approval) {
+      lines.push('Approved by ', ...userList(appeal.approval.approvers), ` at ${time(appeal.approval.at)}`);
+    } else if (appeal.rejection) {
+      lines.push('Rejected by ', user(appeal.rejection.by), ` at ${time(appeal.rejection.at)}`);
+    }
+    return lines;
+  }
+
+  async list(channel: string): Promise<Message> {
+    const ids = await this.deps.store.members(keys.appeals);
+    const appeals = (await Promise.all(ids.map((id) => this.load(id)))).filter((a): a is Appeal => a !== undefined);
+    appeals.sort((a, b) => b.createdAt - a.createdAt);
+    if (appeals.length === 0) return msg`No appeals yet. ${code('/appeal <text>')} drafts one.`;
+    const shown = appeals.slice(0, 15);
+    const out: Message = msg`${strong('Recent appeals')} (newest first)`;
+    for (const a of shown) {
+      const first = Array.from(a.text.split('\n')[0] ?? '');
+      const preview = first.length > 60 ? `${first.slice(0, 59).join('')}…` : first.join('');
+      const approvals = a.state === 'draft' ? ` · ${a.pendingApprovers.length}/${this.deps.policy.required} approvals` : '';
+      const where = a.channel === channel ? '' : ' · other channel';
+      out.push(...msg`\n${strong(showId(a.id))} ${a.state}${approvals}${where} · ${preview}`);
+    }
+    if (appeals.length > shown.length) out.push(`\n… and ${appeals.length - shown.length} older`);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- drafting
+
+  /**
+   * Drafts an appeal and posts its card (with the approve and reject reactions seeded).
+   * Returns a message for the author only when something went wrong.
+   */
+  async draft(input: { channel: string; user: string; text: string; targets?: NetworkName[] }): Promise<Message | undefined> {
+    const enabled = this.deps.enabledNetworks;
+    if (input.targets) {
+      const off = input.targets.filter((t) => !enabled.includes(t));
+      if (off.length > 0) {
+        return msg`${off.map((t) => NETWORK_LABELS[t]).join(', ')} ${off.length > 1 ? "aren't" : "isn't"} configured here. Configured: ${enabled.map((t) => NETWORK_LABELS[t]).join(', ') || 'none'}. Nothing was drafted.`;
+      }
+    }
+    const id = await allocateAppealId((candidate) => this.deps.store.claim(keys.idClaim(candidate)));
+    const now = this.deps.clock.now();
+    const draft: Appeal = {
+      id,
+      state: 'draft',
+      platform: this.deps.room.platform,
+      channel: input.channel,
+      author: input.user,
+      threadTs: '',
+      text: input.text,
+      targets: input.targets ?? enabled,
+      media: [],
+      cards: [],
+      pendingApprovers: [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    const log = this.log.child({ appeal: id });
+    const hash = appealHash(draft);
+    let ref: MessageRef;
+    try {
+      ref = await this.deps.room.postCard(input.channel, this.cardView(draft, 1, hash));
+    } catch (err) {
+      log.warn({ err }, 'could not post the appeal card');
+      return msg`Couldn't post the appeal card here: ${errorWords(err)}. Nothing was drafted.`;
+    }
+    const appeal: Appeal = { ...draft, threadTs: ref.ts, cards: [{ ts: ref.ts, hash, revision: 1, postedAt: now }] };
+    await this.save(appeal);
+    await this.deps.store.set<CardIndex>(keys.card(input.channel, ref.ts), { id, hash });
+    await this.deps.store.set(keys.thread(input.channel, ref.ts), id);
+    await this.deps.store.addToSet(keys.appeals, id);
+    log.info({ channel: input.channel, author: input.user, targets: appeal.targets, hash }, 'appeal drafted');
+    await this.seed(appeal, ref);
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- media
+
+  /** Files posted in a thread: if it is an appeal's thread, they are processed and attached. */
+  async addFiles(input: { channel: string; threadTs: string; user: string; files: FileSource[] }): Promise<void> {
+    const id = await this.deps.store.get<string>(keys.thread(input.channel, input.threadTs));
+    if (!id) return;
+    const before = await this.load(id);
+    if (!before) return;
+    const log = this.log.child({ appeal: id });
+    if (before.state !== 'draft') {
+      await this.say(before, msg`${showId(id)} is ${before.state}: files posted now are not added to it. Draft a new appeal for new material.`);
+      return;
+    }
+
+    const accepted: MediaItem[] = [];
+    for (const file of input.files) {
+      try {
+        const bytes = await file.fetch();
+        const image = await this.deps.media.processImage(bytes, file.name);
+        await this.deps.store.set(keys.media(image.sha256), image.bytes.toString('base64'));
+        accepted.push({
+          sha256: image.sha256,
+          name: file.name,
+          mime: image.mime,
+          width: image.width,
+          height: image.height,
+          bytes: image.bytes.length,
+          sourceFormat: image.sourceFormat,
+          addedBy: input.user,
+          addedAt: this.deps.clock.now(),
+        });
+        log.info({ file: file.name, sha256: image.sha256, bytes: image.bytes.length }, 'image processed');
+      } catch (err) {
+        if (err instanceof MediaRejected) {
+          log.info({ file: file.name, reason: err.reason }, 'file refused');
+          await this.say(before, msg`Couldn't attach ${code(file.name)} to ${showId(id)}: ${err.reason}. Nothing was added from it.`);
+        } else {
+          log.error({ err, file: file.name }, 'file processing failed');
+          await this.say(before, msg`Couldn't attach ${code(file.name)} to ${showId(id)}: something went wrong on our side. Nothing was added from it; try posting it again.`);
+        }
+      }
+    }
+    if (accepted.length === 0) return;
+
+    await this.lock.run(id, async () => {
+      const appeal = await this.load(id);
+      if (!appeal) return;
+      if (appeal.state !== 'draft') {
+        await this.say(appeal, msg`${showId(id)} was ${appeal.state} meanwhile: ${accepted.map((m) => m.name).join(', ')} not added.`);
+        return;
+      }
+      const max = this.deps.maxImages ?? DEFAULT_MAX_IMAGES;
+      const known = new Set(appeal.media.map((m) => m.sha256));
+      const fresh: MediaItem[] = [];
+      for (const m of accepted) {
+        if (known.has(m.sha256)) {
+          await this.say(appeal, msg`${code(m.name)} is already attached to ${showId(id)}.`);
+        } else if (appeal.media.length + fresh.length >= max) {
+          await this.say(appeal, msg`${showId(id)} already has ${max} images, the most one appeal takes: ${code(m.name)} not added.`);
+        } else {
+          known.add(m.sha256);
+          fresh.push(m);
+        }
+      }
+      if (fresh.length === 0) return;
+      await this.postNewCard(appeal, { ...appeal, media: [...appeal.media, ...fresh] }, log);
+    });
+  }
+
+  /** Posts a fresh card in the thread for changed content; older cards stop counting. */
+  private async postNewCard(before: Appeal, changed: Appeal, log: Logger): Promise<void> {
+    const previous = currentCard(changed);
+    const revision = (previous?.revision ?? 0) + 1;
+    const hash = appealHash(changed);
+    const now = this.deps.clock.now();
+    const ref = await this.deps.room.postCard(changed.channel, this.cardView(changed, revision, hash), changed.threadTs);
+    const appeal: Appeal = {
+      ...changed,
+      cards: [...changed.cards, { ts: ref.ts, hash, revision, postedAt: now }],
+      pendingApprovers: [],
+      pendingSeniorMissing: true,
+      updatedAt: now,
+    };
+    await this.save(appeal);
+    await this.deps.store.set<CardIndex>(keys.card(appeal.channel, ref.ts), { id: appeal.id, hash });
+    log.info({ revision, hash, media: appeal.media.length }, 'new card posted');
+    if (previous) {
+      await this.deps.room
+        .updateCard({ channel: appeal.channel, ts: previous.ts }, { ...this.cardView(before, previous.revision, previous.hash), supersededBy: revision })
+        .catch((err: unknown) => log.warn({ err }, 'could not mark the old card superseded'));
+    }
+    await this.seed(appeal, ref);
+  }
+
+  // ---------------------------------------------------------------- approval
+
+  /** A reaction added to or removed from a message: drives the approval rule. */
+  async reaction(input: { channel: string; ts: string; user: string; emoji: string; added: boolean }): Promise<void> {
+    const { policy, room } = this.deps;
+    const emoji = normalizeEmoji(input.emoji);
+    if (emoji !== policy.approveEmoji && emoji !== policy.rejectEmoji) return;
+    if (input.user === room.botUserId) return;
+    const card = await this.deps.store.get<CardIndex>(keys.card(input.channel, input.ts));
+    if (!card) return;
+
+    await this.lock.run(card.id, async () => {
+      const appeal = await this.load(card.id);
+      if (!appeal) return;
+      const log = this.log.child({ appeal: appeal.id });
+      const notify = (m: Message) =>
+        room.notify(input.channel, input.user, m, appeal.threadTs).catch((err: unknown) => log.warn({ err }, 'ephemeral note failed'));
+      const current = currentCard(appeal);
+
+      if (appeal.state !== 'draft') {
+        if (input.added) await notify(msg`${showId(appeal.id)} is already ${appeal.state}: your reaction changes nothing.`);
+        return;
+      }
+      if (!current || current.ts !== input.ts) {
+        if (input.added) await notify(msg`That card of ${showId(appeal.id)} is out of date: the draft changed since. React on the newest card (card ${current?.revision ?? 0}) in the thread.`);
+        log.info({ user: input.user, emoji, ts: input.ts }, 'reaction on a superseded card ignored');
+        return;
+      }
+
+      const reactions = await room.reactions({ channel: input.channel, ts: input.ts });
+      const approveUsers = reactions.get(policy.approveEmoji) ?? [];
+      const rejectUsers = reactions.get(policy.rejectEmoji) ?? [];
+      const reactors = [...new Set([...approveUsers, ...rejectUsers, input.user])];
+      const authorized = await room.usersCoveredBy(reactors, [...policy.approvers, ...policy.seniors]);
+      const seniors = policy.seniors.length > 0 ? await room.usersCoveredBy(reactors, policy.seniors) : null;
+      const decision = evaluateApproval({
+        required: policy.required,
+        author: appeal.author,
+        botUserId: room.botUserId,
+        approveUsers,
+        rejectUsers,
+        authorized,
+        seniors,
+        cardHash: current.hash,
+        currentHash: appealHash(appeal),
+      });
+
+      if (input.added) {
+        const why = whyNotCounted(input.user, { author: appeal.author, botUserId: room.botUserId, authorized });
+        const isApprove = emoji === policy.approveEmoji;
+        if (why === 'author' && isApprove) {
+          await notify(msg`You drafted ${showId(appeal.id)}, so your :${policy.approveEmoji}: can't count: it needs ${policy.required} approvals from colleagues.`);
+        } else if (why === 'not_approver') {
+          await notify(msg`Your :${emoji}: on ${showId(appeal.id)} isn't counted: you aren't an authorised approver.`);
+        }
+        if (why) log.info({ user: input.user, emoji, why }, 'reaction not counted');
+      }
+      await this.apply(appeal, decision, log);
+    });
+  }
+
+  private async apply(appeal: Appeal, decision: ApprovalDecision, log: Logger): Promise<void> {
+    const now = this.deps.clock.now();
+    const card = currentCard(appeal)!;
+    const ref = { channel: appeal.channel, ts: card.ts };
+    switch (decision.status) {
+      case 'approved': {
+        const approved: Appeal = {
+          ...transition(appeal, 'approved', now),
+          pendingApprovers: decision.approvers,
+          approval: { hash: card.hash, approvers: decision.approvers, at: now },
+        };
+        await this.save(approved);
+        log.info({ approvers: decision.approvers, hash: card.hash }, 'appeal approved');
+        await this.deps.room.updateCard(ref, this.cardView(approved, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
+        await this.say(approved, msg`:${this.deps.policy.approveEmoji}: ${strong(`${showId(appeal.id)} approved`)} by ${userList(decision.approvers)} for exactly the content of card ${card.revision} (hash ${code(shortHash(card.hash))}).`);
+        return;
+      }
+      case 'rejected': {
+        const rejected: Appeal = { ...transition(appeal, 'rejected', now), rejection: { by: decision.by, at: now, hash: card.hash } };
+        await this.save(rejected);
+        log.info({ by: decision.by }, 'appeal rejected');
+        await this.deps.room.updateCard(ref, this.cardView(rejected, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
+        await this.say(rejected, msg`:${this.deps.policy.rejectEmoji}: ${strong(`${showId(appeal.id)} rejected`)} by ${user(decision.by)}. Nothing will be published.`);
+        return;
+      }
+      case 'pending': {
+        if (sameMembers(decision.approvers, appeal.pendingApprovers) && decision.seniorMissing === (appeal.pendingSeniorMissing ?? true)) return;
+        const pending: Appeal = { ...appeal, pendingApprovers: decision.approvers, pendingSeniorMissing: decision.seniorMissing, updatedAt: now };
+        await this.save(pending);
+        log.info({ approvers: decision.approvers, missing: decision.missing, seniorMissing: decision.seniorMissing }, 'approvals changed');
+        await this.deps.room.updateCard(ref, this.cardView(pending, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  cardView(appeal: Appeal, revision: number, hash: string): CardView {
+    const names = new Map(appeal.media.map((m) => [m.sha256, m.name]));
+    const { policy } = this.deps;
+    const notes: string[] = [];
+    if (appeal.targets.length === 0) notes.push('No networks are configured yet: an approval is recorded, but nothing can be published.');
+    return {
+      appealId: appeal.id,
+      state: appeal.state,
+      author: appeal.author,
+      revision,
+      text: appeal.text,
+      outgoing: appealOutgoing(appeal).map((o) => ({
+        network: o.network,
+        label: NETWORK_LABELS[o.network],
+        ...(o.title !== undefined ? { title: o.title } : {}),
+        text: o.text,
+        media: o.media.map((sha) => names.get(sha) ?? sha.slice(0, 8)),
+        ...(o.weightedLength !== undefined ? { length: { weighted: o.weightedLength, limit: 280 } } : {}),
+        ...(o.shortened ? { warning: `The text is ${o.shortened.from}/${o.shortened.limit} for X: X gets the shortened text shown here. Shorten the appeal to choose the cut yourself.` } : {}),
+        ...(o.network === 'x' && appeal.media.length > o.media.length ? { warning: `X takes ${o.media.length} images per post: the first ${o.media.length} go to X.` } : {}),
+        ...(o.skipped ? { skipped: o.skipped } : {}),
+      })),
+      media: appeal.media.map((m) => ({ name: m.name, format: m.mime, width: m.width, height: m.height, bytes: m.bytes })),
+      notes,
+      approvals: {
+        required: policy.required,
+        counted: appeal.pendingApprovers,
+        seniorRequired: policy.seniors.length > 0,
+        seniorMissing: policy.seniors.length > 0 && appeal.state === 'draft' && (appeal.pendingSeniorMissing ?? true),
+      },
+      approveEmoji: policy.approveEmoji,
+      rejectEmoji: policy.rejectEmoji,
+      hash,
+      ...(appeal.approval ? { approvedBy: appeal.approval.approvers } : {}),
+      ...(appeal.rejection ? { rejectedBy: appeal.rejection.by } : {}),
+    };
+  }
+
+  private async seed(appeal: Appeal, ref: MessageRef): Promise<void> {
+    const { approveEmoji, rejectEmoji } = this.deps.policy;
+    try {
+      await this.deps.room.seedReactions(ref, [approveEmoji, rejectEmoji]);
+    } catch (err) {
+      this.log.warn({ err, appeal: appeal.id }, 'could not seed reactions');
+      await this.say(appeal, msg`Couldn't add the reactions to the card: approvers can still react with :${approveEmoji}: themselves.`);
+    }
+  }
+
+  /** Posts in the appeal's thread; a failure is logged, never thrown at the caller. */
+  private async say(appeal: Appeal, message: Message): Promise<void> {
+    await this.deps.room.post(appeal.channel, appeal.threadTs, message).catch((err: unknown) => {
+      this.log.warn({ err, appeal: appeal.id }, 'could not post in the thread');
+    });
+  }
+
+  private unknown(id: string): Message {
+    return msg`No appeal ${showId(id)}.${isAppealId(id) ? '' : ' Appeal ids are 4 to 8 letters and digits, like #7K3Q.'} ${code('/appeal list')} shows recent ones.`;
+  }
+
+  async load(id: string): Promise<Appeal | undefined> {
+    if (!isAppealId(id)) return undefined;
+    return this.deps.store.get<Appeal>(keys.appeal(id));
+  }
+
+  private async save(appeal: Appeal): Promise<void> {
+    await this.deps.store.set(keys.appeal(appeal.id), appeal);
+  }
+}
+
+/** Slack sends skin tones as "name::skin-tone-2"; colons may surround a configured name. */
+export function normalizeEmoji(name: string): string {
+  return name.replace(/::skin-tone-\d$/, '').replace(/^:|:$/g, '');
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function time(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function errorWords(err: unknown): string {
+  if (err && typeof err === 'object' && 'userMessage' in err && typeof err.userMessage === 'string') return err.userMessage;
+  return 'the chat platform refused it';
+}

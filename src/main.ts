@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The process entry (`npm start`): reads `.env` if present, validates the configuration
+ * (every problem on its own line, naming the variable; never a secret), starts the app and
+ * shuts it down cleanly on SIGTERM/SIGINT.
+ */
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfig } from './config.js';
+import { startApp, StartupError } from './app.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`loudhailer: configuration problems:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    if (err instanceof StartupError) {
+      logger.fatal({ code: err.code }, err.message);
+      process.stderr.write(`loudhailer: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`loudhailer: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

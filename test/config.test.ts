@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeConfig, enabledNetworks, loadConfig, redactUrl } from '../src/config.js';
+
+const minimal = {
+  SLACK_BOT_TOKEN: 'xoxb-1-secret-bot-token',
+  SLACK_SIGNING_SECRET: 'signing-secret-value',
+  APPROVERS: 'U111,U222,S333',
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(minimal);
+    expect(c.port).toBe(3000);
+    expect(c.storeUrl).toBe('sqlite://data/loudhailer.sqlite');
+    expect(c.approval).toEqual({ approvers: ['U111', 'U222', 'S333'], required: 2, seniors: [], approveEmoji: 'white_check_mark', rejectEmoji: 'x' });
+    expect(c.slack?.apiUrl).toBe('https://slack.com/api/');
+    expect(c.reach.refreshSeconds).toBe(60);
+    expect(c.reports.timeZone).toBe('UTC');
+    expect(enabledNetworks(c)).toEqual([]);
+  });
+
+  it('reports every problem at once, one line per variable, naming what it expects', () => {
+    const p = problems({ PORT: 'eighty', APPROVALS_REQUIRED: '0', STORE_URL: 'mongodb://x', TZ: 'Mars/Olympus', X_APP_KEY: 'k', REPORT_CRON: '0 8 * * *' });
+    expect(p).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^PORT: expected a TCP port/),
+      expect.stringMatching(/^SLACK_BOT_TOKEN: required/),
+      expect.stringMatching(/^SLACK_SIGNING_SECRET: required/),
+      expect.stringMatching(/^APPROVERS: required/),
+      expect.stringMatching(/^APPROVALS_REQUIRED: expected/),
+      expect.stringMatching(/^STORE_URL: expected/),
+      expect.stringMatching(/^TZ: expected an IANA time zone/),
+      expect.stringMatching(/^X_APP_SECRET: required when X_APP_KEY is set/),
+      expect.stringMatching(/^X_ACCESS_TOKEN: required when/),
+      expect.stringMatching(/^REPORT_CHANNEL: required when REPORT_CRON/),
+    ]));
+    for (const line of p) expect(line).toMatch(/^[A-Z_]+: /);
+  });
+
+  it('never echoes a secret value, even a malformed one', () => {
+    const secretish = 'not-a-bot-token-SUPERSECRET';
+    const p = problems({ ...minimal, SLACK_BOT_TOKEN: secretish, SLACK_APP_TOKEN: 'bad-SUPERSECRET2', STORE_URL: 'mongodb://user:SUPERSECRET3@host' });
+    const all = p.join('\n');
+    expect(all).toContain('SLACK_BOT_TOKEN');
+    expect(all).not.toMatch(/SUPERSECRET/);
+    const summary = JSON.stringify(describeConfig(loadConfig({ ...minimal, STORE_URL: 'postgres://u:SUPERSECRET4@db/x', X_APP_KEY: 'a', X_APP_SECRET: 'SUPERSECRET5', X_ACCESS_TOKEN: 'SUPERSECRET6', X_ACCESS_SECRET: 'SUPERSECRET7' })));
+    expect(summary).not.toMatch(/SUPERSECRET|xoxb|signing-secret-value/);
+    expect(redactUrl('redis://:pw@host:6379')).toBe('redis://***@host:6379');
+  });
+
+  it('enables a network when its credentials are set', () => {
+    const c = loadConfig({ ...minimal, FACEBOOK_PAGE_ID: '12345', FACEBOOK_PAGE_TOKEN: 'EAAB', X_APP_KEY: 'a', X_APP_SECRET: 'b', X_ACCESS_TOKEN: 'c', X_ACCESS_SECRET: 'd', X_API_URL: 'http://127.0.0.1:9/2/' });
+    expect(enabledNetworks(c)).toEqual(['x', 'facebook']);
+    expect(c.networks.x?.apiUrl).toBe('http://127.0.0.1:9/2/');
+  });
+
+  it('Socket Mode needs no signing secret; emoji names lose their colons; empty values count as unset', () => {
+    const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', APPROVERS: 'U1', APPROVE_EMOJI: ':thumbsup:', SENIOR_APPROVERS: '', PORT: '' });
+    expect(c.slack?.appToken).toBe('xapp-1');
+    expect(c.approval.approveEmoji).toBe('thumbsup');
+    expect(c.approval.seniors).toEqual([]);
+    expect(c.port).toBe(3000);
+    expect(problems({ ...minimal, APPROVE_EMOJI: 'x' })).toEqual([expect.stringMatching(/^REJECT_EMOJI: expected an emoji different/)]);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { appealHash } from '../../src/core/appeal.js';
+import { fitForX, outgoingContent, X_MAX_WEIGHTED_LENGTH, xWeightedLength } from '../../src/core/networks.js';
+
+describe('X text', () => {
+  it('keeps short text whole, with the reference (not a hashtag)', () => {
+    const r = fitForX('Have you seen this man?', 'Ref 7K3Q');
+    expect(r.text).toBe('Have you seen this man?\n\nRef 7K3Q');
+    expect(r.text).not.toMatch(/#7K3Q/);
+    expect(r.shortenedFrom).toBeUndefined();
+  });
+
+  it('fits long text into the weighted 280, keeping the reference, and says it shortened it', () => {
+    const long = 'Officers investigating a serious assault near the station want to speak to this man. '.repeat(6);
+    const r = fitForX(long, 'Ref 7K3Q');
+    expect(r.weightedLength).toBeLessThanOrEqual(X_MAX_WEIGHTED_LENGTH);
+    expect(r.weightedLength).toBe(xWeightedLength(r.text));
+    expect(r.text.endsWith('…\n\nRef 7K3Q')).toBe(true);
+    expect(r.shortenedFrom).toBe(xWeightedLength(long));
+  });
+
+  it('counts CJK characters and URLs the way X does (twitter-text)', () => {
+    expect(xWeightedLength('短')).toBe(2);
+    expect(xWeightedLength('https://www.example.police.uk/appeals/very/long/path/to/page')).toBe(23);
+    const r = fitForX('短'.repeat(200), 'Ref 7K3Q');
+    expect(r.weightedLength).toBeLessThanOrEqual(280);
+  });
+});
+
+describe('outgoing content and its hash', () => {
+  const base = { id: '7K3Q', text: 'Have you seen this man?', media: [], targets: ['x', 'facebook'] as ('x' | 'facebook' | 'flickr' | 'youtube')[] };
+  const img = (sha: string) => ({ sha256: sha, name: `${sha}.jpg`, mime: 'image/jpeg', width: 1, height: 1, bytes: 1, sourceFormat: 'jpeg', addedBy: 'U', addedAt: 0 });
+
+  it('X gets at most 4 images; Flickr needs one; YouTube needs a video', () => {
+    const out = outgoingContent({ id: '7K3Q', text: 't', images: ['a', 'b', 'c', 'd', 'e'], targets: ['x', 'flickr', 'youtube', 'facebook'] });
+    expect(out.find((o) => o.network === 'x')!.media).toEqual(['a', 'b', 'c', 'd']);
+    expect(out.find((o) => o.network === 'facebook')!.media).toHaveLength(5);
+    expect(out.find((o) => o.network === 'youtube')!.skipped).toBeTruthy();
+    expect(outgoingContent({ id: '7K3Q', text: 't', images: [], targets: ['flickr'] })[0]!.skipped).toBeTruthy();
+  });
+
+  it('changes with the text, the media, their order and the targets, and nothing else', () => {
+    const h = appealHash(base);
+    expect(appealHash({ ...base })).toBe(h);
+    expect(appealHash({ ...base, targets: ['facebook', 'x'] })).toBe(h); // order of targets is not content
+    expect(appealHash({ ...base, text: 'Have you seen this man? ' })).not.toBe(h);
+    expect(appealHash({ ...base, targets: ['x'] })).not.toBe(h);
+    const one = appealHash({ ...base, media: [img('a')] });
+    expect(one).not.toBe(h);
+    expect(appealHash({ ...base, media: [img('a'), img('b')] })).not.toBe(appealHash({ ...base, media: [img('b'), img('a')] }));
+    expect(appealHash({ ...base, media: [{ ...img('a'), name: 'renamed.jpg' }] })).toBe(one); // names are not published
+    expect(h).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
