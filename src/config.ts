@@ -136,7 +136,7 @@ const secret = (prefix?: string) =>
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
 
-  const port = r.withDefault('PORT', intIn(1, 65535), 'a TCP port number (1-65535), default 3000', 3000);
+  const port = r.withDefault('PORT', intIn(0, 65535), 'a TCP port number (0-65535; 0 picks a free one), default 3000', 3000);
   const logLevel = r.withDefault('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent', 'info');
   const storeUrl = r.withDefault('STORE_URL', z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql):\/\/.+/), 'sqlite://<path>, redis://… or postgres://…', 'sqlite://data/loudhailer.sqlite');
 
