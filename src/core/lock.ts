@@ -4,6 +4,7 @@
  * replicas never read-modify-write the same appeal at once. A lease that outlives a
  * crashed holder expires by itself.
  */
+import { randomUUID } from 'node:crypto';
 import type { Clock, Store } from './ports.js';
 
 export class LockTimeout extends Error {
@@ -38,9 +39,10 @@ export class KeyedLock {
 
   private async withLease<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const leaseKey = `lock:${key}`;
+    const owner = randomUUID();
     const deadline = this.clock.now() + this.waitMs;
     let pause = 20;
-    while (!(await this.store.claim(leaseKey, this.leaseMs))) {
+    while (!(await this.store.claim(leaseKey, this.leaseMs, owner))) {
       if (this.clock.now() > deadline) throw new LockTimeout(key);
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
       pause = Math.min(pause * 2, 500);
@@ -48,7 +50,7 @@ export class KeyedLock {
     try {
       return await fn();
     } finally {
-      await this.store.release(leaseKey);
+      await this.store.release(leaseKey, owner);
     }
   }
 }

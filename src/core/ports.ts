@@ -14,9 +14,12 @@ export interface Store {
    * Atomic set-if-absent: exactly one caller, across processes and replicas, gets true
    * for a given key (until `ttlMs` passes, when given; without it the claim is forever).
    */
-  claim(key: string, ttlMs?: number): Promise<boolean>;
-  /** Gives a claim up, so it can be claimed again (a lease released by its holder). */
-  release(key: string): Promise<void>;
+  claim(key: string, ttlMs?: number, owner?: string): Promise<boolean>;
+  /**
+   * Gives a claim up, so it can be claimed again. With `owner`, only if that owner still
+   * holds it: a lease that expired and was taken by someone else is left alone.
+   */
+  release(key: string, owner?: string): Promise<void>;
   /** Atomically adds a member to a set (idempotent). */
   addToSet(setKey: string, member: string): Promise<void>;
   /** Atomically removes a member from a set (idempotent). */
