@@ -8,7 +8,7 @@ import { describeConfig, enabledNetworks, type Config } from './config.js';
 import { systemClock, type Clock, type Logger, type Store } from './core/ports.js';
 import { AppealService } from './core/service.js';
 import { createSlackBot, createSlackWebClient, whoAmI, type SlackBot } from './bots/slack/index.js';
-import { toChatError } from './bots/slack/room.js';
+import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
 import { openStore } from './store/index.js';
 
@@ -52,12 +52,10 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     }
     logger.info({ botUserId: identity.userId, team: identity.team }, 'connected to Slack');
 
-    let roomRef: SlackBot['room'] | undefined;
+    const room = new SlackRoom(client, identity.userId, { logger: logger.child({ chat: 'slack' }), clock });
     const service = new AppealService({
       store,
-      get room() {
-        return roomRef!;
-      },
+      room,
       media: createImageProcessor(),
       clock,
       logger,
@@ -66,7 +64,6 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     });
     bot = createSlackBot({
       config: config.slack,
-      client,
       identity,
       service,
       store,
@@ -74,7 +71,6 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       clock,
       media: { maxBytes: config.media.imageMaxBytes, downloadTimeoutMs: config.media.downloadTimeoutMs },
     });
-    roomRef = bot.room;
 
     const handleHttp = bot.handleHttp;
     server = createServer((req, res) => {

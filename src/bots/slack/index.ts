@@ -14,7 +14,6 @@ import type { Clock, Logger, Store } from '../../core/ports.js';
 import type { AppealService } from '../../core/service.js';
 import { downloadSlackFile, type SlackFile } from './files.js';
 import { SignedHttpReceiver } from './receiver.js';
-import { SlackRoom } from './room.js';
 import { fromSlackText, renderMessage } from './text.js';
 
 const { App, SocketModeReceiver, LogLevel } = bolt;
@@ -44,7 +43,6 @@ export async function whoAmI(client: WebClient): Promise<{ userId: string; botId
 }
 
 export interface SlackBot {
-  room: SlackRoom;
   /** Handles POST /slack/events (HTTP mode); undefined in Socket Mode. */
   handleHttp?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   start(): Promise<void>;
@@ -53,7 +51,6 @@ export interface SlackBot {
 
 export interface SlackBotDeps {
   config: SlackConfig;
-  client: WebClient;
   identity: { userId: string; botId: string };
   service: AppealService;
   store: Store;
@@ -80,7 +77,6 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
     logger: boltLogger(log),
     tokenVerificationEnabled: false,
   });
-  const room = new SlackRoom(deps.client, deps.identity.userId, { logger: log, clock: deps.clock });
 
   // Slack retries an event it thinks we missed: the first delivery wins, the rest do nothing.
   app.use(async ({ body, next }) => {
@@ -143,7 +139,6 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   });
 
   return {
-    room,
     ...(httpReceiver ? { handleHttp: (req: IncomingMessage, res: ServerResponse) => httpReceiver.handle(req, res) } : {}),
     start: async () => {
       await app.start();
