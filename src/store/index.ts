@@ -8,9 +8,6 @@
 import type { Logger, Store } from '../core/ports.js';
 import { BackendStore, type Backend } from './backend.js';
 import { ErrorFactory, StoreError, redactUrl, type BackendName } from './errors.js';
-import { openPostgres } from './postgres.js';
-import { openRedis } from './redis.js';
-import { openSqlite } from './sqlite.js';
 
 export { StoreError, redactUrl };
 
@@ -52,16 +49,17 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   }
   const errors = new ErrorFactory(url, backend);
   const logger = options.logger?.child({ component: 'store', backend });
+  // Each backend's driver is loaded only when used: a SQLite deployment never loads pg or redis.
   let opened: Backend;
   switch (backend) {
     case 'sqlite':
-      opened = await openSqlite(url, errors);
+      opened = await (await import('./sqlite.js')).openSqlite(url, errors);
       break;
     case 'redis':
-      opened = await openRedis(url, errors, logger);
+      opened = await (await import('./redis.js')).openRedis(url, errors, logger);
       break;
     case 'postgres':
-      opened = await openPostgres(url, errors, logger);
+      opened = await (await import('./postgres.js')).openPostgres(url, errors, logger);
       break;
   }
   logger?.debug({ store: errors.shownUrl }, 'store opened');

@@ -5,7 +5,7 @@ import type { Appeal } from '../../src/core/appeal.js';
 import { keys } from '../../src/core/service.js';
 import { openStore } from '../../src/store/index.js';
 import { jpegWithGps } from '../helpers/images.js';
-import { blocksText, SIGNING_SECRET, startRoom, type Room } from './harness.js';
+import { blocksText, BOT_TOKEN, SIGNING_SECRET, startRoom, type Room } from './harness.js';
 
 /**
  * The whole foundation flow against the real app (dist/main.js) and a fake Slack:
@@ -189,5 +189,16 @@ describe('e2e: draft, media, two-person approval', () => {
     expect(String((list.json as { text: string }).text)).toContain(`#${id}`);
     const help = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: 'help', userId: 'UAPP1', channelId: channel });
     expect(String((help.json as { text: string }).text)).toContain('/appeal status');
+  });
+
+  it('no secret reaches a log line or a chat message, at debug level', () => {
+    const { slack, app } = room;
+    expect(app.logs.length).toBeGreaterThan(20);
+    const logs = JSON.stringify(app.logs) + app.stderr.join('');
+    const chat = JSON.stringify(slack.calls.map((c) => c.params)) + JSON.stringify(slack.ephemerals);
+    for (const secret of [BOT_TOKEN, SIGNING_SECRET]) {
+      expect(logs).not.toContain(secret);
+      expect(chat).not.toContain(secret);
+    }
   });
 });

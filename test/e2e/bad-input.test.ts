@@ -8,7 +8,7 @@ import { keys } from '../../src/core/service.js';
 import { openStore } from '../../src/store/index.js';
 import { signSlackRequest } from '../fakes/slack-signing.js';
 import { htmlAsJpg, pngBomb, truncatedJpeg } from '../helpers/images.js';
-import { BOT_TOKEN, MAIN, requireBuild, SIGNING_SECRET, startRoom, type Room } from './harness.js';
+import { BOT_TOKEN, MAIN, requireBuild, ROOT, SIGNING_SECRET, startRoom, type Room } from './harness.js';
 
 /** Bad input, each: a clear reply (or a 401), no state change, no crash. */
 describe('e2e: bad input', () => {
@@ -126,7 +126,8 @@ describe('e2e: start-up', () => {
   it('npm start with no Slack settings exits non-zero, one line per variable, no secret printed', async () => {
     requireBuild();
     const cwd = mkdtempSync(join(tmpdir(), 'loudhailer-nocfg-'));
-    const child = spawn(process.execPath, [MAIN], { cwd, env: { PATH: process.env.PATH ?? '', X_APP_KEY: 'SUPERSECRETKEY' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Exactly what a newcomer runs: `npm start` in the project, with no settings at all.
+    const child = spawn('npm', ['start', '--silent', '--prefix', ROOT], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, X_APP_KEY: 'SUPERSECRETKEY' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     const code = await new Promise<number | null>((r) => child.once('exit', r));
