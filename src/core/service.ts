@@ -339,9 +339,13 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       });
 
       if (input.added) {
-        const why = whyNotCounted(input.user, { author: appeal.author, botUserId: room.botUserId, authorized });
+        // Tell the person whose reaction doesn't count, and why. (A reject counts from any
+        // authorised approver, the author included: stopping an appeal is always allowed.)
         const isApprove = emoji === policy.approveEmoji;
-        if (why === 'author' && isApprove) {
+        const why = isApprove
+          ? whyNotCounted(input.user, { author: appeal.author, botUserId: room.botUserId, authorized })
+          : authorized.has(input.user) ? undefined : 'not_approver';
+        if (why === 'author') {
           await notify(msg`You drafted ${showId(appeal.id)}, so your :${policy.approveEmoji}: can't count: it needs ${policy.required} approvals from colleagues.`);
         } else if (why === 'not_approver') {
           await notify(msg`Your :${emoji}: on ${showId(appeal.id)} isn't counted: you aren't an authorised approver.`);

@@ -114,6 +114,9 @@ describe('e2e: draft, media, two-person approval', () => {
     await slack.event(app.eventsUrl, SIGNING_SECRET, { type: 'reaction_added', user: slack.botUserId, reaction: 'white_check_mark', item: { type: 'message', channel, ts }, event_ts: `${Date.now() / 1000}` });
     await slack.react(app.eventsUrl, SIGNING_SECRET, { user: 'UAPP1', channel, ts, reaction: 'white_check_mark' });
     await slack.waitFor(() => /Approvals\* 1 of 2/.test(blocksText(slack.message(channel, ts)!.blocks)), { description: '1 of 2' });
+    // An outsider's ❌ doesn't reject either.
+    await slack.react(app.eventsUrl, SIGNING_SECRET, { user: 'UOUTSIDER2', channel, ts, reaction: 'x' });
+    await slack.waitFor(() => slack.ephemerals.some((e) => e.user === 'UOUTSIDER2' && /:x: on #\w+ isn't counted/.test(e.text)), { description: 'note to the outsider who rejected' });
     const appeal = await readAppeal(id);
     expect(appeal.state).toBe('draft');
     expect(appeal.pendingApprovers).toEqual(['UAPP1']);
