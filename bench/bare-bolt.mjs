@@ -1,3 +1,4 @@
+/* global process */
 // A bare Bolt app that only acks the slash command: the baseline for the ack benchmark.
 // Bolt's own HTTPReceiver (signature check included), the same Web API fake, one listener.
 import bolt from '@slack/bolt';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { describeConfig, enabledNetworks, type Config } from './config.js';
 import { systemClock, type Clock, type Logger, type Store } from './core/ports.js';
 import { AppealService } from './core/service.js';
-import { createSlackBot, createSlackWebClient, whoAmI, type SlackBot } from './bots/slack/index.js';
+import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, type SlackBot } from './bots/slack/index.js';
 import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
 import { openStore } from './store/index.js';
@@ -73,6 +73,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     });
 
     const handleHttp = bot.handleHttp;
+    const b = bot;
     server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/slack/events' && handleHttp) {
@@ -83,7 +84,8 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
         return;
       }
       if (path === '/healthz' && req.method === 'GET') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        const health = b.health();
+        res.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(health));
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
@@ -95,12 +97,16 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       server!.once('error', reject);
       server!.listen(config.port, resolve);
     });
-    await bot.start();
+    try {
+      await bot.start();
+    } catch (err) {
+      if (err instanceof SocketModeStartError) throw new StartupError(`SLACK_APP_TOKEN: ${err.message}`, { cause: err });
+      throw err;
+    }
     const port = (server.address() as AddressInfo).port;
     logger.info({ port, mode: handleHttp ? 'http' : 'socket' }, 'listening');
 
     const s = server;
-    const b = bot;
     return {
       port,
       store,

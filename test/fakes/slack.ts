@@ -18,11 +18,25 @@
  *   const draft = await slack.waitFor((s) => s.messages('C1')[0]);
  *   await slack.react(appUrl, secret, { user: 'U2', channel: 'C1', ts: draft.ts, reaction: 'white_check_mark' });
  *   await slack.close();
+ *
+ * Socket Mode (slack-socket.ts): with `appToken` set, `apps.connections.open` (app token only)
+ * hands out a WebSocket URL served on the same port, and the `socket*` helpers deliver slash
+ * commands and events over it, resolving with the app's ack:
+ *
+ *   const slack = await startFakeSlack({ botToken: 'xoxb-test', appToken: 'xapp-test' });
+ *   // bot: SLACK_APP_TOKEN=xapp-test, SLACK_API_URL=slack.apiUrl, no signing secret needed
+ *   await slack.waitForSocketConnection();
+ *   const { ack } = await slack.socketSlashCommand({ text: 'help', userId: 'U1', channelId: 'C1' });
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { postSigned, type SignedPostResult } from './slack-signing.js';
+import { FakeSocketMode, type SocketConnection, type SocketDelivery, type SocketSendOptions } from './slack-socket.js';
+
+export { FakeSocketMode, SOCKET_ACK_TIMEOUT_MS, SOCKET_PING_INTERVAL_MS } from './slack-socket.js';
+export type { SocketAck, SocketConnection, SocketDelivery, SocketSendOptions, SocketTicket } from './slack-socket.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -48,6 +62,12 @@ export interface FakeSlackOptions {
   verificationToken?: string;
   /** OAuth scopes the bot token has (x-oauth-scopes header, `provided` of missing_scope). */
   scopes?: string[];
+  /** App-level token (xapp-…) for Socket Mode: the only token apps.connections.open accepts
+   * (others: not_allowed_token_type), and refused by every other method. Unset: no Socket Mode. */
+  appToken?: string;
+  /** How often the fake pings each Socket Mode connection (the SDK drops a connection 30 s after
+   * the last ping from the server, once it has seen one). Default 10 000; 0 never pings. */
+  socketPingIntervalMs?: number;
 }
 
 export type Params = Record<string, unknown>;
@@ -66,6 +86,8 @@ export interface ApiCall {
   status: number;
   ok: boolean;
   error?: string;
+  /** Which known token authenticated the call (undefined: none, or an unknown one). */
+  tokenType?: 'bot' | 'app';
 }
 
 export interface Reaction {
@@ -304,9 +326,39 @@ export interface WaitForOptions {
   description?: string;
 }
 
+/** Options of an events_api delivery over Socket Mode. */
+export interface SocketEventOptions extends SocketSendOptions {
+  eventId?: string;
+  /** `retry_attempt` of the envelope. Default 0 (as Slack sends on a first delivery). */
+  retryAttempt?: number;
+  /** `retry_reason` of the envelope. Default '' on a first delivery, 'timeout' on a retry. */
+  retryReason?: string;
+  /** Use this envelope_id instead of a fresh one. */
+  envelopeId?: string;
+  /** Extra fields of the event_callback payload (e.g. authed_users), merged last. */
+  envelope?: Record<string, unknown>;
+}
+
+export interface SocketEventDelivery extends SocketDelivery {
+  eventId: string;
+  /** The event_callback payload that was sent (the envelope's `payload`). */
+  payload: Record<string, unknown>;
+}
+
+export interface SocketSlashCommandResult extends SocketDelivery {
+  responseUrl: string;
+  triggerId: string;
+  payload: Record<string, string>;
+}
+
+export type SocketReactInput = Omit<ReactInput, 'retryNum' | 'retryReason' | 'envelope'> & SocketEventOptions;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/** The Socket Mode method: app-level tokens only. */
+const CONNECTIONS_OPEN = 'apps.connections.open';
 
 const DEFAULT_SCOPES = [
   'chat:write', 'commands', 'reactions:read', 'reactions:write', 'files:read', 'files:write',
@@ -496,6 +548,10 @@ export class FakeSlack {
   readonly deliveries: Delivery[] = [];
   /** Messages removed by chat.delete. */
   readonly deletedMessages: StoredMessage[] = [];
+  /** The app-level token apps.connections.open accepts (undefined: Socket Mode off). */
+  readonly appToken: string | undefined;
+  /** Socket Mode: issued URLs, connections, envelopes sent and their acks. */
+  readonly socketMode: FakeSocketMode;
 
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -510,6 +566,7 @@ export class FakeSlack {
   private readonly uploadSlots = new Map<string, Upload>();
   private readonly responseUrlUses = new Map<string, number>();
   private readonly sentEvents = new Map<string, string>();
+  private readonly socketSentEvents = new Map<string, Record<string, unknown>>();
   private readonly handlers: Record<string, Handler>;
   private latencyMs = 0;
   private lastTsMicros = 0;
@@ -531,9 +588,16 @@ export class FakeSlack {
     this.appId = opts.appId ?? 'A0APP';
     this.verificationToken = opts.verificationToken ?? 'fake-verification-token';
     this.scopes = opts.scopes ?? [...DEFAULT_SCOPES];
+    this.appToken = opts.appToken;
+    this.socketMode = new FakeSocketMode({ origin, appId: this.appId, ...(opts.socketPingIntervalMs !== undefined ? { pingIntervalMs: opts.socketPingIntervalMs } : {}) });
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.closed || !this.socketMode.handleUpgrade(req, socket, head)) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      }
     });
     this.addUser(this.botUserId, this.botName, { isBot: true, realName: this.botName });
     this.handlers = {
@@ -560,6 +624,7 @@ export class FakeSlack {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.socketMode.close();
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await done;
@@ -730,6 +795,14 @@ export class FakeSlack {
   // ----- driving the app (Slack → app) -------------------------------------------------------
 
   async slashCommand(appUrl: string, secret: string, input: SlashCommandInput): Promise<SlashCommandResult> {
+    const { payload, responseUrl, triggerId } = this.slashCommandPayload(input);
+    const body = formEncode(payload);
+    const res = await this.deliver('command', appUrl, secret, body, 'application/x-www-form-urlencoded', {});
+    return { ...res, responseUrl, triggerId, payload };
+  }
+
+  /** The fields of a slash command (form fields over HTTP, the `payload` object over Socket Mode). */
+  private slashCommandPayload(input: SlashCommandInput): { payload: Record<string, string>; responseUrl: string; triggerId: string } {
     const responseUrl = this.responseUrl();
     const triggerId = `${Date.now()}${String(this.idCounter).padStart(4, '0')}.${this.teamId.replace(/\D/g, '') || '1'}.${randomBytes(16).toString('hex')}`;
     const payload: Record<string, string> = {
@@ -747,13 +820,20 @@ export class FakeSlack {
       response_url: responseUrl,
       trigger_id: triggerId,
     };
-    const body = formEncode(payload);
-    const res = await this.deliver('command', appUrl, secret, body, 'application/x-www-form-urlencoded', {});
-    return { ...res, responseUrl, triggerId, payload };
+    return { payload, responseUrl, triggerId };
   }
 
   /** Wraps `event` in an event_callback envelope and POSTs it, signed, to the app. */
   async event(appUrl: string, secret: string, event: Record<string, unknown>, opts: EventOptions = {}): Promise<EventDelivery> {
+    const { eventId, envelope } = this.eventCallback(event, opts);
+    const body = JSON.stringify(envelope);
+    this.sentEvents.set(eventId, body);
+    const res = await this.deliver('event', appUrl, secret, body, 'application/json', this.retryHeaders(opts));
+    return { ...res, eventId, envelope };
+  }
+
+  /** The event_callback wrapper of `event` (the HTTP body, or the Socket Mode envelope's payload). */
+  private eventCallback(event: Record<string, unknown>, opts: { eventId?: string; envelope?: Record<string, unknown> }): { eventId: string; envelope: Record<string, unknown> } {
     const eventId = opts.eventId ?? this.nextId('Ev0');
     const envelope: Record<string, unknown> = {
       token: this.verificationToken,
@@ -772,10 +852,7 @@ export class FakeSlack {
       context_enterprise_id: null,
       ...(opts.envelope ?? {}),
     };
-    const body = JSON.stringify(envelope);
-    this.sentEvents.set(eventId, body);
-    const res = await this.deliver('event', appUrl, secret, body, 'application/json', this.retryHeaders(opts));
-    return { ...res, eventId, envelope };
+    return { eventId, envelope };
   }
 
   /** Re-sends the identical envelope of an earlier event with X-Slack-Retry-Num/-Reason. */
@@ -870,6 +947,74 @@ export class FakeSlack {
     const body = JSON.stringify({ token: this.verificationToken, challenge, type: 'url_verification' });
     const res = await this.deliver('url_verification', appUrl, secret, body, 'application/json', {});
     return { ...res, challenge };
+  }
+
+  // ----- driving the app over Socket Mode ----------------------------------------------------
+
+  /** Resolves once the app has a Socket Mode connection open (at least `count` opened in all). */
+  waitForSocketConnection(opts: { count?: number; timeoutMs?: number } = {}): Promise<SocketConnection> {
+    return this.socketMode.waitForConnection(opts);
+  }
+
+  /** Sends `{type:'disconnect', reason}` to the app's open connections (Slack refreshing them). */
+  socketDisconnect(reason = 'refresh_requested'): number {
+    return this.socketMode.disconnect(reason);
+  }
+
+  /**
+   * A slash command over Socket Mode: envelope `slash_commands` with the same fields as the HTTP
+   * form as its payload. Resolves with the delivery, whose `ack.payload` is the app's answer.
+   */
+  async socketSlashCommand(input: SlashCommandInput, opts: SocketSendOptions = {}): Promise<SocketSlashCommandResult> {
+    const { payload, responseUrl, triggerId } = this.slashCommandPayload(input);
+    const envelope = { envelope_id: randomUUID(), type: 'slash_commands', accepts_response_payload: true, payload };
+    const delivery = await this.socketMode.send(envelope, opts);
+    return { ...delivery, responseUrl, triggerId, payload };
+  }
+
+  /** Wraps `event` in an event_callback payload and delivers it in an `events_api` envelope. */
+  async socketEvent(event: Record<string, unknown>, opts: SocketEventOptions = {}): Promise<SocketEventDelivery> {
+    const { eventId, envelope: payload } = this.eventCallback(event, opts);
+    this.socketSentEvents.set(eventId, payload);
+    return this.sendEventsApi(eventId, payload, opts);
+  }
+
+  /**
+   * Delivers the same event_callback payload again (same event_id) in a new envelope, as Slack
+   * retries (`opts.envelopeId` re-uses an earlier envelope's id instead).
+   */
+  async socketResendEvent(eventId: string, retryAttempt = 1, retryReason = 'timeout', opts: SocketSendOptions & { envelopeId?: string } = {}): Promise<SocketEventDelivery> {
+    const payload = this.socketSentEvents.get(eventId);
+    if (!payload) throw new Error(`socketResendEvent: no event ${eventId} was sent over Socket Mode by this fake`);
+    return this.sendEventsApi(eventId, payload, { ...opts, retryAttempt, retryReason });
+  }
+
+  /** socket counterpart of react(): stored reactions change first (unless updateState:false). */
+  async socketReact(input: SocketReactInput): Promise<SocketEventDelivery> {
+    const msg = this.reactionTarget('socketReact', input);
+    if (input.updateState !== false && msg) this.addReaction(msg, input.reaction, input.user);
+    return this.socketEvent(this.reactionEvent('reaction_added', input, msg), input);
+  }
+
+  /** socket counterpart of unreact(). */
+  async socketUnreact(input: SocketReactInput): Promise<SocketEventDelivery> {
+    const msg = this.reactionTarget('socketUnreact', input);
+    if (input.updateState !== false && msg) this.removeReaction(msg, input.reaction, input.user);
+    return this.socketEvent(this.reactionEvent('reaction_removed', input, msg), input);
+  }
+
+  private async sendEventsApi(eventId: string, payload: Record<string, unknown>, opts: SocketEventOptions): Promise<SocketEventDelivery> {
+    const retryAttempt = opts.retryAttempt ?? 0;
+    const envelope = {
+      envelope_id: opts.envelopeId ?? randomUUID(),
+      payload,
+      type: 'events_api',
+      accepts_response_payload: false,
+      retry_attempt: retryAttempt,
+      retry_reason: opts.retryReason ?? (retryAttempt > 0 ? 'timeout' : ''),
+    };
+    const delivery = await this.socketMode.send(envelope, opts);
+    return { ...delivery, eventId, payload };
   }
 
   /**
@@ -978,10 +1123,14 @@ export class FakeSlack {
       'x-oauth-scopes': this.scopes.join(','),
     };
     let body: Record<string, unknown>;
-    const failure = token === this.botToken ? this.takeFailure(method) : undefined;
+    const isBot = token === this.botToken;
+    const isApp = token !== undefined && token === this.appToken;
+    // An app-level token has one scope, and only apps.connections.open takes it.
+    if (isApp) headers['x-oauth-scopes'] = 'connections:write';
+    const failure = isBot || (isApp && method === CONNECTIONS_OPEN) ? this.takeFailure(method) : undefined;
     if (token === undefined) {
       body = { ok: false, error: 'not_authed' };
-    } else if (token !== this.botToken) {
+    } else if (!isBot && !isApp) {
       body = { ok: false, error: 'invalid_auth' };
     } else if (failure) {
       status = failure.status ?? (failure.retryAfter !== undefined ? 429 : 200);
@@ -989,6 +1138,9 @@ export class FakeSlack {
       body = { ok: false, error: failure.error ?? (status === 429 ? 'ratelimited' : 'fatal_error') };
     } else if (parseError) {
       body = { ok: false, error: parseError };
+    } else if (method === CONNECTIONS_OPEN || isApp) {
+      // Bot tokens can't open Socket Mode connections; app-level tokens can do nothing else.
+      body = method === CONNECTIONS_OPEN && isApp ? { ok: true, url: this.socketMode.issueUrl() } : { ok: false, error: 'not_allowed_token_type' };
     } else if (!this.handlers[method]) {
       body = { ok: false, error: 'unknown_method' };
     } else if (this.missingScopes.has(method)) {
@@ -1006,6 +1158,7 @@ export class FakeSlack {
       method, params, at, httpMethod: req.method ?? 'POST', contentType, status, ok: body.ok === true,
     };
     if (typeof body.error === 'string') call.error = body.error;
+    if (isBot || isApp) call.tokenType = isBot ? 'bot' : 'app';
     this.calls.push(call);
     res.writeHead(status, headers);
     res.end(JSON.stringify(body));

@@ -14,6 +14,7 @@ import type { Clock, Logger, Store } from '../../core/ports.js';
 import type { AppealService } from '../../core/service.js';
 import { downloadSlackFile, type SlackFile } from './files.js';
 import { SignedHttpReceiver } from './receiver.js';
+import { toChatError } from './room.js';
 import { fromSlackText, renderMessage } from './text.js';
 
 const { App, SocketModeReceiver, LogLevel } = bolt;
@@ -43,6 +44,8 @@ export async function whoAmI(client: WebClient): Promise<{ userId: string; botId
 }
 
 export interface SlackBot {
+  /** Whether the bot can receive events now (Socket Mode: the WebSocket is connected). */
+  health(): { ok: boolean; reason?: string };
   /** Handles POST /slack/events (HTTP mode); undefined in Socket Mode. */
   handleHttp?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   start(): Promise<void>;
@@ -63,11 +66,22 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   const { config, service, store, logger } = deps;
   const log = logger.child({ chat: 'slack' });
   const httpReceiver = config.appToken ? undefined : new SignedHttpReceiver({ signingSecret: config.signingSecret!, logger: log, clock: deps.clock });
-  const receiver = httpReceiver ?? new SocketModeReceiver({
-    appToken: config.appToken!,
-    logger: boltLogger(log),
-    installerOptions: { clientOptions: { slackApiUrl: config.apiUrl } },
-  });
+  const socketReceiver = config.appToken
+    ? new SocketModeReceiver({
+        appToken: config.appToken,
+        logger: boltLogger(log),
+        installerOptions: { clientOptions: slackClientOptions(config, log) },
+      })
+    : undefined;
+  const receiver = httpReceiver ?? socketReceiver!;
+  // Socket Mode: track the connection, so /healthz tells a load balancer the truth.
+  let socketState = 'connecting';
+  for (const state of ['connecting', 'connected', 'reconnecting', 'disconnecting', 'disconnected']) {
+    socketReceiver?.client.on(state, () => {
+      socketState = state;
+      log.info({ state }, 'socket mode connection');
+    });
+  }
   const app = new App({
     token: config.botToken,
     botId: deps.identity.botId,
@@ -140,13 +154,55 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
 
   return {
     ...(httpReceiver ? { handleHttp: (req: IncomingMessage, res: ServerResponse) => httpReceiver.handle(req, res) } : {}),
+    health: () => {
+      if (!socketReceiver) return { ok: true };
+      // The client reports a dropped socket only when it starts reconnecting: ask the socket too.
+      const socket = (socketReceiver.client as unknown as { websocket?: { isActive(): boolean } }).websocket;
+      if (socketState === 'connected' && socket?.isActive()) return { ok: true };
+      return { ok: false, reason: `socket mode ${socketState === 'connected' ? 'disconnected' : socketState}` };
+    },
     start: async () => {
-      await app.start();
+      if (config.appToken) await checkAppToken(config, log);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new SocketModeStartError('no Socket Mode connection within 30 s; check that Slack is reachable')), SOCKET_START_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([app.start(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     stop: async () => {
       await app.stop();
     },
   };
+}
+
+const SOCKET_START_TIMEOUT_MS = 30_000;
+
+/** The app-level token can't open Socket Mode connections: its variable and the fix. */
+export class SocketModeStartError extends Error {
+  readonly code = 'socket_mode_start_failed';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SocketModeStartError';
+  }
+}
+
+/**
+ * Asks Slack for a Socket Mode URL once, before Bolt does: the SDK retries some refusals
+ * (a missing connections:write scope, for one) for ever, so start-up would hang silently.
+ */
+async function checkAppToken(config: SlackConfig, logger: Logger): Promise<void> {
+  const client = new WebClient(config.appToken, { ...slackClientOptions(config, logger), retryConfig: { retries: 1 } });
+  try {
+    await client.apps.connections.open({});
+  } catch (err) {
+    const e = toChatError(err);
+    const words = e.code === 'missing_scope' ? 'the app-level token needs the connections:write scope' : e.userMessage.replace('SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN');
+    throw new SocketModeStartError(`Slack refused a Socket Mode connection: ${words}`, { cause: err });
+  }
 }
 
 /** Bolt's and the Web API's logger interface on top of ours. */
