@@ -6,6 +6,9 @@
  */
 import { z } from 'zod';
 import { NETWORKS, type NetworkName } from './core/networks.js';
+import { redactUrl } from './store/errors.js';
+
+export { redactUrl };
 
 export interface SlackConfig {
   botToken: string;
@@ -259,7 +262,3 @@ export function describeConfig(config: Config): Record<string, unknown> {
   };
 }
 
-/** Removes the user-info (password) part of a URL. */
-export function redactUrl(u: string): string {
-  return u.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1***@');
-}

@@ -54,7 +54,11 @@ describe('loadConfig', () => {
     expect(all).not.toMatch(/SUPERSECRET/);
     const summary = JSON.stringify(describeConfig(loadConfig({ ...minimal, STORE_URL: 'postgres://u:SUPERSECRET4@db/x', X_APP_KEY: 'a', X_APP_SECRET: 'SUPERSECRET5', X_ACCESS_TOKEN: 'SUPERSECRET6', X_ACCESS_SECRET: 'SUPERSECRET7' })));
     expect(summary).not.toMatch(/SUPERSECRET|xoxb|signing-secret-value/);
-    expect(redactUrl('redis://:pw@host:6379')).toBe('redis://***@host:6379');
+    expect(redactUrl('redis://:pw@host:6379')).toBe('redis://:***@host:6379');
+    expect(redactUrl('postgres://u:se/cret@h/db')).not.toContain('se/cret');
+    expect(redactUrl('postgres://h/db?user=u&password=hunter2&sslmode=require')).toBe('postgres://h/db?user=u&password=***&sslmode=require');
+    const logged = JSON.stringify(describeConfig(loadConfig({ ...minimal, STORE_URL: 'postgres://u:se/cret@h/db?password=hunter2' })));
+    expect(logged).not.toMatch(/se\/cret|hunter2/);
   });
 
   it('enables a network when its credentials are set', () => {

@@ -89,7 +89,7 @@ export function appealOutgoing(appeal: Pick<Appeal, 'id' | 'text' | 'media' | 't
 }
 
 export function appealHash(appeal: Pick<Appeal, 'id' | 'text' | 'media' | 'targets'>): string {
-  return contentHash(appealOutgoing(appeal), appeal.media.map((m) => m.sha256));
+  return contentHash(appeal, appealOutgoing(appeal), appeal.media.map((m) => m.sha256));
 }
 
 export const isFinal = (state: AppealState): boolean => state === 'rejected' || state === 'withdrawn';

@@ -22,11 +22,23 @@ export type Command =
 
 const normId = (s: string) => s.trim().replace(/^#/, '').toUpperCase();
 
+const USAGE: Record<string, string> = {
+  status: '/appeal status <id>',
+  audit: '/appeal audit <id>',
+  withdraw: '/appeal withdraw <id> [reason]',
+  retry: '/appeal retry <id> [network]',
+  update: '/appeal update <id> <text>',
+};
+
 export function parseCommand(input: string): Command {
   const text = input.trim();
   if (text === '' || /^help$/i.test(text)) return { kind: 'help' };
   if (/^list$/i.test(text)) return { kind: 'list' };
   if (/^report$/i.test(text)) return { kind: 'report' };
+
+  // A subcommand word on its own is an incomplete command, never an appeal text.
+  const bare = /^(status|audit|withdraw|retry|update)$/i.exec(text);
+  if (bare) return { kind: 'invalid', problem: `usage: ${USAGE[bare[1]!.toLowerCase()]}` };
 
   const m = /^(status|audit|withdraw|retry|update)\s+(\S+)(?:\s+([\s\S]*))?$/i.exec(text);
   if (m && looksLikeId(m[2]!)) {
@@ -37,7 +49,7 @@ export function parseCommand(input: string): Command {
       case 'status':
       case 'audit':
         if (rest === '') return { kind: verb, id };
-        break; // "status ABCD something" is not a status query: draft it
+        return { kind: 'invalid', problem: `usage: ${USAGE[verb]}` };
       case 'withdraw':
         return rest === '' ? { kind: 'withdraw', id } : { kind: 'withdraw', id, reason: rest };
       case 'retry': {
@@ -47,7 +59,7 @@ export function parseCommand(input: string): Command {
         return { kind: 'invalid', problem: `unknown network "${rest}": use one of ${NETWORKS.join(', ')}` };
       }
       case 'update':
-        if (rest === '') return { kind: 'invalid', problem: 'usage: /appeal update <id> <text>' };
+        if (rest === '') return { kind: 'invalid', problem: `usage: ${USAGE.update}` };
         return { kind: 'update', id, text: rest };
     }
   }

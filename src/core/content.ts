@@ -7,9 +7,12 @@
 import { createHash } from 'node:crypto';
 import type { OutgoingContent } from './networks.js';
 
-export function contentHash(outgoing: OutgoingContent[], allMedia: string[]): string {
+export function contentHash(appeal: { id: string; text: string }, outgoing: OutgoingContent[], allMedia: string[]): string {
   const canonical = {
-    v: 1,
+    v: 2,
+    // The id and the author's text always count, even when no network is targeted.
+    id: appeal.id,
+    text: appeal.text,
     targets: outgoing.map((o) => o.network).sort(),
     media: allMedia,
     networks: [...outgoing]

@@ -1,8 +1,12 @@
 /**
  * Per-appeal mutual exclusion, within this process and across replicas: an in-process
- * queue per key, plus a lease in the store (an atomic `claim` with a time-to-live) so two
- * replicas never read-modify-write the same appeal at once. A lease that outlives a
- * crashed holder expires by itself.
+ * queue per key, plus a lease in the store (an atomic `claim` with a time-to-live and an
+ * owner) so two replicas never read-modify-write the same appeal at once.
+ *
+ * The holder renews the lease while it works (a slow Slack call or a rate-limit wait must
+ * not let it lapse), and checks it is still held right before each write: a holder that
+ * lost its lease (a stalled process) gets LeaseLost instead of overwriting newer state.
+ * A lease whose holder crashed expires by itself.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, Store } from './ports.js';
@@ -15,17 +19,30 @@ export class LockTimeout extends Error {
   }
 }
 
+export class LeaseLost extends Error {
+  readonly code = 'lease_lost';
+  constructor(readonly key: string) {
+    super(`lost the lease on ${key}: another holder may have written since`);
+    this.name = 'LeaseLost';
+  }
+}
+
+export interface Lease {
+  /** Renews the lease now; throws LeaseLost if it is no longer ours. Call before every write. */
+  check(): Promise<void>;
+}
+
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly leaseMs = 60_000,
+    private readonly leaseMs = 30_000,
     private readonly waitMs = 30_000,
   ) {}
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  async run<T>(key: string, fn: (lease: Lease) => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const run = previous.catch(() => undefined).then(() => this.withLease(key, fn));
     const tail = run.catch(() => undefined);
@@ -37,7 +54,7 @@ export class KeyedLock {
     }
   }
 
-  private async withLease<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  private async withLease<T>(key: string, fn: (lease: Lease) => Promise<T>): Promise<T> {
     const leaseKey = `lock:${key}`;
     const owner = randomUUID();
     const deadline = this.clock.now() + this.waitMs;
@@ -47,10 +64,27 @@ export class KeyedLock {
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
       pause = Math.min(pause * 2, 500);
     }
+
+    let lost = false;
+    const renew = async () => {
+      if (lost) return false;
+      if (!(await this.store.renew(leaseKey, owner, this.leaseMs))) lost = true;
+      return !lost;
+    };
+    const heartbeat = setInterval(() => {
+      renew().catch(() => undefined); // a store hiccup here is caught by the next check()
+    }, Math.max(10, Math.floor(this.leaseMs / 3)));
+    heartbeat.unref();
+    const lease: Lease = {
+      check: async () => {
+        if (!(await renew())) throw new LeaseLost(key);
+      },
+    };
     try {
-      return await fn();
+      return await fn(lease);
     } finally {
-      await this.store.release(leaseKey, owner);
+      clearInterval(heartbeat);
+      if (!lost) await this.store.release(leaseKey, owner);
     }
   }
 }

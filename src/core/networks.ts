@@ -105,7 +105,8 @@ export function fitForX(body: string, ref: string): { text: string; weightedLeng
   const wholeLength = xWeightedLength(whole);
   if (wholeLength <= X_MAX_WEIGHTED_LENGTH) return { text: whole, weightedLength: wholeLength };
 
-  const chars = Array.from(body); // code points, so a cut never splits a surrogate pair
+  // Grapheme clusters, so a cut never splits an emoji sequence (👨‍👩‍👧‍👦) or a keycap.
+  const chars = Array.from(new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(body), (g) => g.segment);
   const fits = (n: number) => xWeightedLength(join(`${chars.slice(0, n).join('').trimEnd()}…`)) <= X_MAX_WEIGHTED_LENGTH;
   let lo = 0;
   let hi = chars.length;

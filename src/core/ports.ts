@@ -20,6 +20,11 @@ export interface Store {
    * holds it: a lease that expired and was taken by someone else is left alone.
    */
   release(key: string, owner?: string): Promise<void>;
+  /**
+   * Extends a claim held by `owner` to expire `ttlMs` from now. False when `owner` no longer
+   * holds it (it expired and was taken, or was released): the holder has lost it.
+   */
+  renew(key: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Atomically adds a member to a set (idempotent). */
   addToSet(setKey: string, member: string): Promise<void>;
   /** Atomically removes a member from a set (idempotent). */
@@ -104,9 +109,10 @@ export interface ChatRoom {
   notify(channel: string, user: string, message: import('./messages.js').Message, threadTs?: string): Promise<void>;
   /**
    * Which of `users` are covered by `ids` (user ids, or group/role ids expanded by the
-   * platform, cached briefly). A lookup that fails leaves its users out: fail closed.
+   * platform, cached briefly). Groups whose membership couldn't be read are listed in
+   * `unresolved` (their members are not in `covered`): the caller must not approve then.
    */
-  usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<Set<string>>;
+  usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<{ covered: Set<string>; unresolved: string[] }>;
 }
 
 /** Fetches a file's bytes; throws MediaRejected (plain words) when it can't. */

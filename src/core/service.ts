@@ -13,7 +13,7 @@ import {
 import { evaluateApproval, whyNotCounted, type ApprovalDecision } from './approval.js';
 import { shortHash } from './content.js';
 import { allocateAppealId, isAppealId, showId } from './ids.js';
-import { KeyedLock } from './lock.js';
+import { KeyedLock, type Lease } from './lock.js';
 import { code, msg, strong, user, userList, type CardView, type Message } from './messages.js';
 import { NETWORK_LABELS, type NetworkName } from './networks.js';
 import {
@@ -47,6 +47,8 @@ export interface ServiceDeps {
   enabledNetworks: NetworkName[];
   /** Most images one appeal takes. */
   maxImages?: number;
+  /** Pauses before re-checking approvals that couldn't be checked (default 2 s, 10 s, 30 s). */
+  recheckDelaysMs?: number[];
 }
 
 export const keys = {
@@ -55,7 +57,8 @@ export const keys = {
   card: (channel: string, ts: string) => `card:${channel}:${ts}`,
   thread: (channel: string, ts: string) => `thread:${channel}:${ts}`,
   media: (sha256: string) => `media:${sha256}`,
-  appeals: 'appeals',
+  /** The ids of a channel's appeals. */
+  appeals: (channel: string) => `appeals:${channel}`,
 };
 
 interface CardIndex {
@@ -64,6 +67,10 @@ interface CardIndex {
 }
 
 const DEFAULT_MAX_IMAGES = 10;
+/** When approvals can't be checked, try again after these pauses. */
+const DEFAULT_RECHECK_DELAYS_MS = [2_000, 10_000, 30_000];
+
+type Reactor = { channel: string; ts: string; user: string; emoji: string; added: boolean };
 
 export class AppealService {
   private readonly lock: KeyedLock;
@@ -84,7 +91,7 @@ export class AppealService {
       case 'invalid':
         return msg`${cmd.problem}. ${strong('/appeal help')} lists the commands.`;
       case 'status':
-        return this.status(cmd.id);
+        return this.status(cmd.id, ctx.channel);
       case 'list':
         return this.list(ctx.channel);
       case 'withdraw':
@@ -93,7 +100,7 @@ export class AppealService {
       case 'audit':
       case 'report': {
         const id = 'id' in cmd ? cmd.id : undefined;
-        if (id !== undefined && !(await this.load(id))) return this.unknown(id);
+        if (id !== undefined && !(await this.loadIn(id, ctx.channel))) return this.unknown(id);
         return msg`${code(`/appeal ${cmd.kind}`)} isn't available in this version yet: publishing comes first. Nothing was changed.`;
       }
     }
@@ -110,8 +117,9 @@ Approvers react :${approveEmoji}: on the newest card to approve (${required} nee
 Coming next: publishing, ${code('retry')}, ${code('withdraw')}, ${code('update')}, ${code('report')}, ${code('audit')}.`;
   }
 
-  async status(id: string): Promise<Message> {
-    const appeal = await this.load(id);
+  /** Where an appeal stands; only in its own channel (incident rooms may be private). */
+  async status(id: string, channel: string): Promise<Message> {
+    const appeal = await this.loadIn(id, channel);
     if (!appeal) return this.unknown(id);
     const card = currentCard(appeal);
     const targets = appeal.targets.map((t) => NETWORK_LABELS[t]).join(', ') || 'no networks';
@@ -129,19 +137,19 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     return lines;
   }
 
+  /** This channel's appeals, newest first. */
   async list(channel: string): Promise<Message> {
-    const ids = await this.deps.store.members(keys.appeals);
+    const ids = await this.deps.store.members(keys.appeals(channel));
     const appeals = (await Promise.all(ids.map((id) => this.load(id)))).filter((a): a is Appeal => a !== undefined);
     appeals.sort((a, b) => b.createdAt - a.createdAt);
-    if (appeals.length === 0) return msg`No appeals yet. ${code('/appeal <text>')} drafts one.`;
+    if (appeals.length === 0) return msg`No appeals in this channel yet. ${code('/appeal <text>')} drafts one.`;
     const shown = appeals.slice(0, 15);
     const out: Message = msg`${strong('Recent appeals')} (newest first)`;
     for (const a of shown) {
       const first = Array.from(a.text.split('\n')[0] ?? '');
       const preview = first.length > 60 ? `${first.slice(0, 59).join('')}…` : first.join('');
       const approvals = a.state === 'draft' ? ` · ${a.pendingApprovers.length}/${this.deps.policy.required} approvals` : '';
-      const where = a.channel === channel ? '' : ' · other channel';
-      out.push(...msg`\n${strong(showId(a.id))} ${a.state}${approvals}${where} · ${preview}`);
+      out.push(...msg`\n${strong(showId(a.id))} ${a.state}${approvals} · ${preview}`);
     }
     if (appeals.length > shown.length) out.push(`\n… and ${appeals.length - shown.length} older`);
     return out;
@@ -191,7 +199,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     await this.save(appeal);
     await this.deps.store.set<CardIndex>(keys.card(input.channel, ref.ts), { id, hash });
     await this.deps.store.set(keys.thread(input.channel, ref.ts), id);
-    await this.deps.store.addToSet(keys.appeals, id);
+    await this.deps.store.addToSet(keys.appeals(input.channel), id);
     log.info({ channel: input.channel, author: input.user, targets: appeal.targets, hash }, 'appeal drafted');
     await this.seed(appeal, ref);
     return undefined;
@@ -241,33 +249,38 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     }
     if (accepted.length === 0) return;
 
-    await this.lock.run(id, async () => {
-      const appeal = await this.load(id);
-      if (!appeal) return;
-      if (appeal.state !== 'draft') {
-        await this.say(appeal, msg`${showId(id)} was ${appeal.state} meanwhile: ${accepted.map((m) => m.name).join(', ')} not added.`);
-        return;
-      }
-      const max = this.deps.maxImages ?? DEFAULT_MAX_IMAGES;
-      const known = new Set(appeal.media.map((m) => m.sha256));
-      const fresh: MediaItem[] = [];
-      for (const m of accepted) {
-        if (known.has(m.sha256)) {
-          await this.say(appeal, msg`${code(m.name)} is already attached to ${showId(id)}.`);
-        } else if (appeal.media.length + fresh.length >= max) {
-          await this.say(appeal, msg`${showId(id)} already has ${max} images, the most one appeal takes: ${code(m.name)} not added.`);
-        } else {
-          known.add(m.sha256);
-          fresh.push(m);
+    try {
+      await this.lock.run(id, async (lease) => {
+        const appeal = await this.load(id);
+        if (!appeal) return;
+        if (appeal.state !== 'draft') {
+          await this.say(appeal, msg`${showId(id)} was ${appeal.state} meanwhile: ${accepted.map((m) => m.name).join(', ')} not added.`);
+          return;
         }
-      }
-      if (fresh.length === 0) return;
-      await this.postNewCard(appeal, { ...appeal, media: [...appeal.media, ...fresh] }, log);
-    });
+        const max = this.deps.maxImages ?? DEFAULT_MAX_IMAGES;
+        const known = new Set(appeal.media.map((m) => m.sha256));
+        const fresh: MediaItem[] = [];
+        for (const m of accepted) {
+          if (known.has(m.sha256)) {
+            await this.say(appeal, msg`${code(m.name)} is already attached to ${showId(id)}.`);
+          } else if (appeal.media.length + fresh.length >= max) {
+            await this.say(appeal, msg`${showId(id)} already has ${max} images, the most one appeal takes: ${code(m.name)} not added.`);
+          } else {
+            known.add(m.sha256);
+            fresh.push(m);
+          }
+        }
+        if (fresh.length === 0) return;
+        await this.postNewCard(appeal, { ...appeal, media: [...appeal.media, ...fresh] }, lease, log);
+      });
+    } catch (err) {
+      log.error({ err }, 'adding media failed');
+      await this.say(before, msg`Couldn't add ${accepted.map((m) => m.name).join(', ')} to ${showId(id)}: something went wrong on our side. The current card is the newest one that counts; post the files again.`);
+    }
   }
 
   /** Posts a fresh card in the thread for changed content; older cards stop counting. */
-  private async postNewCard(before: Appeal, changed: Appeal, log: Logger): Promise<void> {
+  private async postNewCard(before: Appeal, changed: Appeal, lease: Lease, log: Logger): Promise<void> {
     const previous = currentCard(changed);
     const revision = (previous?.revision ?? 0) + 1;
     const hash = appealHash(changed);
@@ -280,7 +293,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       pendingSeniorMissing: true,
       updatedAt: now,
     };
-    await this.save(appeal);
+    await this.save(appeal, lease);
     await this.deps.store.set<CardIndex>(keys.card(appeal.channel, ref.ts), { id: appeal.id, hash });
     log.info({ revision, hash, media: appeal.media.length }, 'new card posted');
     if (previous) {
@@ -301,62 +314,102 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     if (input.user === room.botUserId) return;
     const card = await this.deps.store.get<CardIndex>(keys.card(input.channel, input.ts));
     if (!card) return;
+    await this.evaluateWithRetries(card.id, { ...input, emoji });
+  }
 
-    await this.lock.run(card.id, async () => {
-      const appeal = await this.load(card.id);
-      if (!appeal) return;
+  /**
+   * Evaluates the card's reactions; when that fails (Slack or the store briefly unavailable)
+   * or a group's membership couldn't be read, it tries again a little later. Evaluating is
+   * idempotent (it reads the reactions afresh), so a retry can never double-count.
+   */
+  private async evaluateWithRetries(id: string, trigger: Reactor): Promise<void> {
+    const delays = this.deps.recheckDelaysMs ?? DEFAULT_RECHECK_DELAYS_MS;
+    const log = this.log.child({ appeal: id });
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= delays.length;
+      try {
+        const outcome = await this.evaluate(id, trigger, { firstAttempt: attempt === 0, lastAttempt: last });
+        if (outcome !== 'incomplete' || last) return;
+      } catch (err) {
+        if (last) {
+          log.error({ err }, 'checking approvals failed');
+          const appeal = await this.load(id).catch(() => undefined);
+          if (appeal) await this.say(appeal, msg`Couldn't check the approvals of ${showId(id)} just now: something went wrong on our side. The next reaction on the card checks again.`);
+          return;
+        }
+        log.warn({ err, attempt }, 'checking approvals failed; trying again');
+      }
+      await new Promise((r) => setTimeout(r, delays[attempt]));
+    }
+  }
+
+  private async evaluate(id: string, trigger: Reactor, attempt: { firstAttempt: boolean; lastAttempt: boolean }): Promise<'done' | 'incomplete'> {
+    const { policy, room } = this.deps;
+    return this.lock.run(id, async (lease) => {
+      const appeal = await this.load(id);
+      if (!appeal) return 'done';
       const log = this.log.child({ appeal: appeal.id });
+      const notes = attempt.firstAttempt && trigger.added;
       const notify = (m: Message) =>
-        room.notify(input.channel, input.user, m, appeal.threadTs).catch((err: unknown) => log.warn({ err }, 'ephemeral note failed'));
+        room.notify(trigger.channel, trigger.user, m, appeal.threadTs).catch((err: unknown) => log.warn({ err }, 'ephemeral note failed'));
       const current = currentCard(appeal);
 
       if (appeal.state !== 'draft') {
-        if (input.added) await notify(msg`${showId(appeal.id)} is already ${appeal.state}: your reaction changes nothing.`);
-        return;
+        if (notes) await notify(msg`${showId(appeal.id)} is already ${appeal.state}: your reaction changes nothing.`);
+        return 'done';
       }
-      if (!current || current.ts !== input.ts) {
-        if (input.added) await notify(msg`That card of ${showId(appeal.id)} is out of date: the draft changed since. React on the newest card (card ${current?.revision ?? 0}) in the thread.`);
-        log.info({ user: input.user, emoji, ts: input.ts }, 'reaction on a superseded card ignored');
-        return;
+      if (!current || current.ts !== trigger.ts) {
+        if (notes) await notify(msg`That card of ${showId(appeal.id)} is out of date: the draft changed since. React on the newest card (card ${current?.revision ?? 0}) in the thread.`);
+        log.info({ user: trigger.user, emoji: trigger.emoji, ts: trigger.ts }, 'reaction on a superseded card ignored');
+        return 'done';
       }
 
-      const reactions = await room.reactions({ channel: input.channel, ts: input.ts });
+      const reactions = await room.reactions({ channel: appeal.channel, ts: current.ts });
       const approveUsers = reactions.get(policy.approveEmoji) ?? [];
       const rejectUsers = reactions.get(policy.rejectEmoji) ?? [];
-      const reactors = [...new Set([...approveUsers, ...rejectUsers, input.user])];
+      const reactors = [...new Set([...approveUsers, ...rejectUsers, trigger.user])].filter((u) => u !== room.botUserId);
       const authorized = await room.usersCoveredBy(reactors, [...policy.approvers, ...policy.seniors]);
       const seniors = policy.seniors.length > 0 ? await room.usersCoveredBy(reactors, policy.seniors) : null;
+      const unresolved = [...new Set([...authorized.unresolved, ...(seniors?.unresolved ?? [])])];
+      const contributors = [...new Set(appeal.media.map((m) => m.addedBy))];
+      const rule = { author: appeal.author, contributors, botUserId: room.botUserId, authorized: authorized.covered };
       const decision = evaluateApproval({
+        ...rule,
         required: policy.required,
-        author: appeal.author,
-        botUserId: room.botUserId,
         approveUsers,
         rejectUsers,
-        authorized,
-        seniors,
+        seniors: seniors?.covered ?? null,
+        membershipIncomplete: unresolved.length > 0,
         cardHash: current.hash,
         currentHash: appealHash(appeal),
       });
 
-      if (input.added) {
+      if (notes) {
         // Tell the person whose reaction doesn't count, and why. (A reject counts from any
         // authorised approver, the author included: stopping an appeal is always allowed.)
-        const isApprove = emoji === policy.approveEmoji;
-        const why = isApprove
-          ? whyNotCounted(input.user, { author: appeal.author, botUserId: room.botUserId, authorized })
-          : authorized.has(input.user) ? undefined : 'not_approver';
+        const isApprove = trigger.emoji === policy.approveEmoji;
+        const why = isApprove ? whyNotCounted(trigger.user, rule) : authorized.covered.has(trigger.user) ? undefined : 'not_approver';
         if (why === 'author') {
           await notify(msg`You drafted ${showId(appeal.id)}, so your :${policy.approveEmoji}: can't count: it needs ${policy.required} approvals from colleagues.`);
-        } else if (why === 'not_approver') {
-          await notify(msg`Your :${emoji}: on ${showId(appeal.id)} isn't counted: you aren't an authorised approver.`);
+        } else if (why === 'contributor') {
+          await notify(msg`You added media to ${showId(appeal.id)}, so your :${policy.approveEmoji}: can't count: colleagues who didn't contribute must approve it.`);
+        } else if (why === 'not_approver' && unresolved.length === 0) {
+          await notify(msg`Your :${trigger.emoji}: on ${showId(appeal.id)} isn't counted: you aren't an authorised approver.`);
         }
-        if (why) log.info({ user: input.user, emoji, why }, 'reaction not counted');
+        if (why) log.info({ user: trigger.user, emoji: trigger.emoji, why }, 'reaction not counted');
       }
-      await this.apply(appeal, decision, log);
+      if (decision.status === 'pending' && decision.incomplete) {
+        log.warn({ groups: unresolved }, 'approver group membership unavailable: nothing is approved until it can be read');
+        if (attempt.lastAttempt || attempt.firstAttempt) {
+          await this.say(appeal, msg`Couldn't read the members of approver group ${unresolved.join(', ')} from the chat platform, so ${showId(appeal.id)} can't be approved right now (it stays a draft). ${attempt.lastAttempt ? 'The next reaction on the card checks again.' : 'Checking again shortly.'}`);
+        }
+      }
+      await this.apply(appeal, decision, lease, log);
+      return decision.status === 'pending' && decision.incomplete ? 'incomplete' : 'done';
     });
   }
 
-  private async apply(appeal: Appeal, decision: ApprovalDecision, log: Logger): Promise<void> {
+  private async apply(appeal: Appeal, decision: ApprovalDecision, lease: Lease, log: Logger): Promise<void> {
     const now = this.deps.clock.now();
     const card = currentCard(appeal)!;
     const ref = { channel: appeal.channel, ts: card.ts };
@@ -367,7 +420,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
           pendingApprovers: decision.approvers,
           approval: { hash: card.hash, approvers: decision.approvers, at: now },
         };
-        await this.save(approved);
+        await this.save(approved, lease);
         log.info({ approvers: decision.approvers, hash: card.hash }, 'appeal approved');
         await this.deps.room.updateCard(ref, this.cardView(approved, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
         await this.say(approved, msg`:${this.deps.policy.approveEmoji}: ${strong(`${showId(appeal.id)} approved`)} by ${userList(decision.approvers)} for exactly the content of card ${card.revision} (hash ${code(shortHash(card.hash))}).`);
@@ -375,7 +428,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       }
       case 'rejected': {
         const rejected: Appeal = { ...transition(appeal, 'rejected', now), rejection: { by: decision.by, at: now, hash: card.hash } };
-        await this.save(rejected);
+        await this.save(rejected, lease);
         log.info({ by: decision.by }, 'appeal rejected');
         await this.deps.room.updateCard(ref, this.cardView(rejected, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
         await this.say(rejected, msg`:${this.deps.policy.rejectEmoji}: ${strong(`${showId(appeal.id)} rejected`)} by ${user(decision.by)}. Nothing will be published.`);
@@ -384,7 +437,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       case 'pending': {
         if (sameMembers(decision.approvers, appeal.pendingApprovers) && decision.seniorMissing === (appeal.pendingSeniorMissing ?? true)) return;
         const pending: Appeal = { ...appeal, pendingApprovers: decision.approvers, pendingSeniorMissing: decision.seniorMissing, updatedAt: now };
-        await this.save(pending);
+        await this.save(pending, lease);
         log.info({ approvers: decision.approvers, missing: decision.missing, seniorMissing: decision.seniorMissing }, 'approvals changed');
         await this.deps.room.updateCard(ref, this.cardView(pending, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
         return;
@@ -450,7 +503,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
   }
 
   private unknown(id: string): Message {
-    return msg`No appeal ${showId(id)}.${isAppealId(id) ? '' : ' Appeal ids are 4 to 8 letters and digits, like #7K3Q.'} ${code('/appeal list')} shows recent ones.`;
+    return msg`No appeal ${showId(id)} in this channel.${isAppealId(id) ? '' : ' Appeal ids are 4 to 8 letters and digits, like #7K3Q.'} ${code('/appeal list')} shows recent ones.`;
   }
 
   async load(id: string): Promise<Appeal | undefined> {
@@ -458,7 +511,14 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     return this.deps.store.get<Appeal>(keys.appeal(id));
   }
 
-  private async save(appeal: Appeal): Promise<void> {
+  private async loadIn(id: string, channel: string): Promise<Appeal | undefined> {
+    const appeal = await this.load(id);
+    return appeal?.channel === channel ? appeal : undefined;
+  }
+
+  /** Saves an appeal; under the appeal's lock, only while the lease is still ours. */
+  private async save(appeal: Appeal, lease?: Lease): Promise<void> {
+    await lease?.check();
     await this.deps.store.set(keys.appeal(appeal.id), appeal);
   }
 }

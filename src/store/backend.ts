@@ -20,6 +20,8 @@ export interface Backend {
   claim(key: string, ttlMs: number | undefined, owner: string): Promise<boolean>;
   /** Deletes the claim; with `owner`, only if it is the one holding it. */
   release(key: string, owner: string | undefined): Promise<void>;
+  /** Extends an unexpired claim held by `owner`; false when it isn't theirs any more. */
+  renew(key: string, owner: string, ttlMs: number): Promise<boolean>;
   addToSet(setKey: string, member: string): Promise<void>;
   removeFromSet(setKey: string, member: string): Promise<void>;
   members(setKey: string): Promise<string[]>;
@@ -87,6 +89,11 @@ export class BackendStore implements Store {
 
   async release(key: string, owner?: string): Promise<void> {
     return this.run('release', async () => this.backend.release(key, owner));
+  }
+
+  async renew(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs, this.errors, 'renew')!;
+    return this.run('renew', async () => this.backend.renew(key, owner, ttl));
   }
 
   async addToSet(setKey: string, member: string): Promise<void> {

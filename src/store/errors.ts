@@ -25,6 +25,10 @@ const SCHEME = /^([a-z][a-z0-9+.-]*:\/\/)/i;
 
 /** The URL as it may be shown: the password (or the whole userinfo if unparseable) replaced by `***`. */
 export function redactUrl(url: string): string {
+  return redactUserinfo(url).replace(/([?&](?:password|pass|pwd|sslpassword|sslkey)=)[^&#]*/gi, '$1***');
+}
+
+function redactUserinfo(url: string): string {
   const scheme = SCHEME.exec(url)?.[1];
   if (!scheme) return url.includes('@') ? '<unparseable URL>' : url;
   const rest = url.slice(scheme.length);

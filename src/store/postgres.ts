@@ -127,6 +127,15 @@ export async function openPostgres(url: string, errors: ErrorFactory, logger: Lo
       if (owner === undefined) await pool.query(`DELETE FROM ${CLAIMS} WHERE key = $1`, [key]);
       else await pool.query(`DELETE FROM ${CLAIMS} WHERE key = $1 AND owner = $2`, [key, owner]);
     },
+    async renew(key, owner, ttlMs) {
+      const result = await pool.query(
+        `UPDATE ${CLAIMS} SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'
+         WHERE key = $1 AND owner = $2 AND (expires_at IS NULL OR expires_at > clock_timestamp())
+         RETURNING key`,
+        [key, owner, ttlMs],
+      );
+      return result.rowCount === 1;
+    },
     async addToSet(setKey, member) {
       await pool.query(`INSERT INTO ${SETS} (set_key, member) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [setKey, member]);
     },

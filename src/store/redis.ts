@@ -11,6 +11,7 @@ const MAX_RECONNECT_ATTEMPTS = 10;
 const MAX_RECONNECT_DELAY_MS = 3_000;
 
 const CLAIM_PREFIX = `${NAMESPACE}:claim:`;
+const RENEW_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 const SET_PREFIX = `${NAMESPACE}:set:`;
 /** keyv values live at `loudhailer:kv:<key>` (the adapter joins namespace and key with this). */
@@ -120,6 +121,10 @@ export async function openRedis(url: string, errors: ErrorFactory, logger: Logge
       }
       // Compare-and-delete in one step: only the holder may release.
       await client.eval(RELEASE_IF_OWNER, { keys: [CLAIM_PREFIX + key], arguments: [owner] });
+    },
+    async renew(key, owner, ttlMs) {
+      const renewed = await client.eval(RENEW_IF_OWNER, { keys: [CLAIM_PREFIX + key], arguments: [owner, String(ttlMs)] });
+      return renewed === 1;
     },
     async addToSet(setKey, member) {
       await client.sAdd(SET_PREFIX + setKey, member);

@@ -113,6 +113,17 @@ export async function openSqlite(url: string, errors: ErrorFactory): Promise<Bac
       if (owner === undefined) await query(`DELETE FROM ${NAMESPACE}_claims WHERE key = ?`, key);
       else await query(`DELETE FROM ${NAMESPACE}_claims WHERE key = ? AND owner = ?`, key, owner);
     },
+    async renew(key, owner, ttlMs) {
+      const now = Date.now();
+      const rows = await query(
+        `UPDATE ${NAMESPACE}_claims SET expires_at = ? WHERE key = ? AND owner = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING key`,
+        now + ttlMs,
+        key,
+        owner,
+        now,
+      );
+      return rows.length === 1;
+    },
     async addToSet(setKey, member) {
       await query(`INSERT INTO ${NAMESPACE}_sets (set_key, member) VALUES (?, ?) ON CONFLICT DO NOTHING`, setKey, member);
     },

@@ -23,6 +23,7 @@ describe('parseCommand', () => {
     expect(parseCommand('help us find Jane, 14, missing from Leeds')).toEqual({ kind: 'draft', text: 'help us find Jane, 14, missing from Leeds' });
     expect(parseCommand('list of items stolen: a red bike')).toMatchObject({ kind: 'draft' });
     expect(parseCommand('status of the investigation: we need your help')).toMatchObject({ kind: 'draft' });
+    expect(parseCommand('withdraw it')).toMatchObject({ kind: 'draft' });
   });
 
   it('targets with to:', () => {
@@ -36,6 +37,10 @@ describe('parseCommand', () => {
     expect(parseCommand('to:x')).toMatchObject({ kind: 'invalid' });
     expect(parseCommand('retry 7K3Q myspace')).toMatchObject({ kind: 'invalid', problem: expect.stringContaining('myspace') });
     expect(parseCommand('update 7K3Q')).toMatchObject({ kind: 'invalid' });
+    for (const word of ['status', 'withdraw', 'retry', 'audit', 'update', 'STATUS']) {
+      expect(parseCommand(word)).toEqual({ kind: 'invalid', problem: expect.stringMatching(/^usage: \/appeal /) });
+    }
+    expect(parseCommand('status 7K3Q please')).toEqual({ kind: 'invalid', problem: 'usage: /appeal status <id>' });
     expect(parseCommand('x'.repeat(MAX_APPEAL_TEXT + 1))).toMatchObject({ kind: 'invalid', problem: expect.stringContaining(String(MAX_APPEAL_TEXT)) });
   });
 });

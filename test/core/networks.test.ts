@@ -19,6 +19,16 @@ describe('X text', () => {
     expect(r.shortenedFrom).toBe(xWeightedLength(long));
   });
 
+  it('never cuts inside an emoji sequence', () => {
+    const family = '👨‍👩‍👧‍👦';
+    for (let pad = 0; pad < 12; pad++) {
+      const r = fitForX(`${'a'.repeat(pad)}${family.repeat(200)}`, 'Ref 7K3Q');
+      expect(r.weightedLength).toBeLessThanOrEqual(X_MAX_WEIGHTED_LENGTH);
+      const body = r.text.slice(0, r.text.indexOf('…'));
+      expect(body.replace(/^a*/, '').split(family).every((x) => x === '')).toBe(true);
+    }
+  });
+
   it('counts CJK characters and URLs the way X does (twitter-text)', () => {
     expect(xWeightedLength('短')).toBe(2);
     expect(xWeightedLength('https://www.example.police.uk/appeals/very/long/path/to/page')).toBe(23);
@@ -50,5 +60,9 @@ describe('outgoing content and its hash', () => {
     expect(appealHash({ ...base, media: [img('a'), img('b')] })).not.toBe(appealHash({ ...base, media: [img('b'), img('a')] }));
     expect(appealHash({ ...base, media: [{ ...img('a'), name: 'renamed.jpg' }] })).toBe(one); // names are not published
     expect(h).toMatch(/^[0-9a-f]{64}$/);
+    // With no network targeted at all, the text and the id still make the hash.
+    const none = { ...base, targets: [] };
+    expect(appealHash({ ...none, text: 'Something else entirely' })).not.toBe(appealHash(none));
+    expect(appealHash({ ...none, id: 'BBBB' })).not.toBe(appealHash(none));
   });
 });

@@ -72,7 +72,7 @@ describe('e2e: bad input', () => {
     expect(empty.json).toMatchObject({ response_type: 'ephemeral' });
     expect((empty.json as { text: string }).text).toContain('/appeal [to:x,flickr] &lt;text&gt;');
     const unknown = await room.slack.slashCommand(room.app.eventsUrl, SIGNING_SECRET, { text: 'status ZZZZ', userId: 'UAUTHOR', channelId: room.channel });
-    expect((unknown.json as { text: string }).text).toMatch(/^No appeal #ZZZZ\./);
+    expect((unknown.json as { text: string }).text).toMatch(/^No appeal #ZZZZ in this channel\./);
     const malformed = await room.slack.slashCommand(room.app.eventsUrl, SIGNING_SECRET, { text: 'to:x,myspace Seen him?', userId: 'UAUTHOR', channelId: room.channel });
     expect((malformed.json as { text: string }).text).toContain('myspace');
     const unavailable = await room.slack.slashCommand(room.app.eventsUrl, SIGNING_SECRET, { text: 'to:x Seen him?', userId: 'UAUTHOR', channelId: room.channel });

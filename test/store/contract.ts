@@ -137,6 +137,21 @@ export function storeContract(name: string, makeUrl: () => string): void {
         await expect(store.release(key('rel-never'))).resolves.toBeUndefined();
       });
 
+      it('renew extends a claim only for its owner, and fails once it is lost', async () => {
+        expect(await store.claim(key('renew'), 300, 'holder')).toBe(true);
+        expect(await other.renew(key('renew'), 'intruder', 60_000)).toBe(false);
+        await sleep(200);
+        expect(await other.renew(key('renew'), 'holder', 600)).toBe(true);
+        await sleep(200); // past the original 300 ms, within the renewed 600 ms
+        expect(await other.claim(key('renew'), 60_000, 'intruder')).toBe(false);
+        await sleep(500); // the renewed lease expires
+        expect(await store.renew(key('renew'), 'holder', 60_000)).toBe(false);
+        expect(await other.claim(key('renew'), 60_000, 'intruder')).toBe(true);
+        expect(await store.renew(key('renew'), 'holder', 60_000)).toBe(false);
+        await store.release(key('renew'), 'holder');
+        expect(await store.claim(key('renew'), 60_000, 'third')).toBe(false);
+      });
+
       it('a release naming an owner frees only that owner\'s claim', async () => {
         expect(await store.claim(key('owned'), 60_000, 'holder-a')).toBe(true);
         await other.release(key('owned'), 'holder-b'); // not the holder: nothing happens

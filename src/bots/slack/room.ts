@@ -97,20 +97,24 @@ export class SlackRoom implements ChatRoom {
     await this.call(() => this.client.chat.postEphemeral({ channel, user, text: renderMessage(message), ...(threadTs ? { thread_ts: threadTs } : {}) }));
   }
 
-  async usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<Set<string>> {
+  async usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<{ covered: Set<string>; unresolved: string[] }> {
     const direct = new Set(ids.filter((id) => !isUserGroupId(id)));
     const covered = new Set(users.filter((u) => direct.has(u)));
-    const remaining = users.filter((u) => !covered.has(u));
-    if (remaining.length === 0) return covered;
+    const unresolved: string[] = [];
+    if (covered.size === users.length) return { covered, unresolved };
     for (const group of ids.filter(isUserGroupId)) {
       const members = await this.groupMembers(group);
-      for (const u of remaining) if (members.has(u)) covered.add(u);
+      if (!members) {
+        unresolved.push(group);
+        continue;
+      }
+      for (const u of users) if (members.has(u)) covered.add(u);
     }
-    return covered;
+    return { covered, unresolved };
   }
 
-  /** A user group's members, cached for at most GROUP_CACHE_MS; on failure, none (fail closed). */
-  private async groupMembers(group: string): Promise<Set<string>> {
+  /** A user group's members, cached for at most GROUP_CACHE_MS; undefined when Slack won't say. */
+  private async groupMembers(group: string): Promise<Set<string> | undefined> {
     const now = this.deps.clock.now();
     const cached = this.groups.get(group);
     if (cached && now - cached.at < GROUP_CACHE_MS) return cached.users;
@@ -120,8 +124,8 @@ export class SlackRoom implements ChatRoom {
       this.groups.set(group, { users, at: now });
       return users;
     } catch (err) {
-      this.deps.logger.warn({ err, group }, 'could not read a user group: its members are not counted as approvers');
-      return new Set();
+      this.deps.logger.warn({ err, group }, 'could not read a user group');
+      return undefined;
     }
   }
 
