@@ -4,7 +4,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import type { CardView } from '../../core/messages.js';
-import { escapeText, quote } from './text.js';
+import { escapeText, inlineCode, preformattedBody } from './text.js';
 
 const STATE_LABEL: Record<CardView['state'], string> = {
   draft: 'DRAFT, awaiting approval',
@@ -54,25 +54,25 @@ export function renderCard(card: CardView): { text: string; blocks: KnownBlock[]
       blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `*${names}*: nothing, ${escapeText(o.skipped)}.` }] });
       continue;
     }
-    const title = o.title ? `Title: *${escapeText(o.title)}*\n` : '';
-    const media = o.media.length > 0 ? `\nWith: ${o.media.map((m) => `\`${escapeText(m)}\``).join(', ')}` : '';
-    for (const chunk of chunks(`*${names}*${length}\n${title}${quote(o.text)}${media}`)) {
-      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
-    }
+    const title = o.title ? `\nTitle: *${escapeText(o.title)}*` : '';
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${names}*${length}${title}` } });
+    for (const piece of preformattedSections(o.text)) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: piece } });
+    if (o.media.length > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: fitList(o.media.map(inlineCode), 'With: ') }] });
     for (const x of outs) {
       if (x.warning) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:warning: ${escapeText(x.warning)}` }] });
     }
   }
   if (card.outgoing.length === 0) {
-    for (const chunk of chunks(`*Text*\n${quote(card.text)}`)) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: '*Text*' } });
+    for (const piece of preformattedSections(card.text)) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: piece } });
   }
 
   const media = card.media.length === 0
     ? '_No images yet: post them as replies in this thread._'
     : card.media
-        .map((m) => `\`${escapeText(m.name)}\` ${m.width}×${m.height} ${m.format.replace('image/', '').toUpperCase()} ${formatBytes(m.bytes)}`)
+        .map((m) => `${inlineCode(m.name)} ${m.width}×${m.height} ${m.format.replace('image/', '').toUpperCase()} ${formatBytes(m.bytes)}`)
         .join('\n') + '\n_Metadata (EXIF, GPS) removed._';
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Media* (${card.media.length})\n${media}` } });
+  for (const piece of chunks(`*Media* (${card.media.length})\n${media}`)) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: piece } });
 
   for (const note of card.notes) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:information_source: ${escapeText(note)}` }] });
 
@@ -99,31 +99,51 @@ function approvalsLine(card: CardView): string {
   return `*Approvals* ${a.counted.length} of ${a.required}${who}${senior}`;
 }
 
-/** Slack's section text holds 3000 characters: longer previews continue in further sections, split at line ends. */
-export function chunks(text: string, max = 3000): string[] {
+/** Slack's section text holds 3000 characters. */
+const SECTION_MAX = 3000;
+
+/**
+ * Splits mrkdwn into pieces of at most `max` characters, at line ends where it can; a longer
+ * line is split hard, never inside an escape such as `&amp;`.
+ */
+export function chunks(text: string, max = SECTION_MAX): string[] {
   const out: string[] = [];
-  let current = '';
+  let current: string | undefined;
+  const flush = () => {
+    if (current !== undefined) out.push(current);
+    current = undefined;
+  };
   for (const line of text.split('\n')) {
     let rest = line;
     while (rest.length > max) {
-      // a single very long line: split it hard, never inside an escape like &amp;
+      flush();
       let cut = max;
-      const amp = rest.lastIndexOf('&', cut);
+      const amp = rest.lastIndexOf('&', cut - 1);
       if (amp > max - 6) cut = amp;
-      if (current) out.push(current);
       out.push(rest.slice(0, cut));
-      current = '';
-      rest = `>${rest.slice(cut)}`;
+      rest = rest.slice(cut);
     }
-    if (current && current.length + 1 + rest.length > max) {
-      out.push(current);
+    if (current === undefined) current = rest;
+    else if (current.length + 1 + rest.length > max) {
+      flush();
       current = rest;
-    } else {
-      current = current ? `${current}\n${rest}` : rest;
-    }
+    } else current = `${current}\n${rest}`;
   }
-  if (current) out.push(current);
+  flush();
   return out;
+}
+
+/** Text exactly as it will be published, in code blocks of at most one section each. */
+function preformattedSections(text: string): string[] {
+  return chunks(preformattedBody(text), SECTION_MAX - 6).map((piece) => `\`\`\`${piece}\`\`\``);
+}
+
+/** A list that must fit one block: cut with "… and N more" when too long. */
+function fitList(items: string[], prefix: string, max = SECTION_MAX): string {
+  let shown = items.length;
+  const render = (n: number) => `${prefix}${items.slice(0, n).join(', ')}${n < items.length ? `, … and ${items.length - n} more` : ''}`;
+  while (shown > 0 && render(shown).length > max) shown--;
+  return render(shown);
 }
 
 function formatBytes(n: number): string {

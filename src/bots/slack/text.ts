@@ -43,12 +43,21 @@ export function renderMessage(m: Message): string {
       if ('user' in p) return SLACK_ID.test(p.user) ? `<@${p.user}>` : escapeText(`@${p.user}`);
       if ('channel' in p) return SLACK_ID.test(p.channel) ? `<#${p.channel}>` : escapeText(`#${p.channel}`);
       if ('strong' in p) return `*${escapeText(p.strong)}*`;
-      return `\`${escapeText(p.code.replace(/`/g, "'"))}\``;
+      return inlineCode(p.code);
     })
     .join('');
 }
 
-/** Quotes a block of plain text, every line, for a card preview. */
-export function quote(s: string): string {
-  return s.split('\n').map((line) => `>${escapeText(line)}`).join('\n');
+/**
+ * The body of a code block previewing text exactly as it will be published: Slack applies
+ * no formatting there (so *stars* and _underscores_ show as typed); escaped, and with no
+ * ``` that could end the block early.
+ */
+export function preformattedBody(s: string): string {
+  return escapeText(s).replace(/```/g, '`\u200b`\u200b`');
+}
+
+/** Inline code for a short name (a file name): escaped, with no backtick to break out of it. */
+export function inlineCode(s: string): string {
+  return `\`${escapeText(s.replace(/`/g, "'"))}\``;
 }
