@@ -13,8 +13,10 @@ const app = new App({
   clientOptions: { slackApiUrl: process.env.SLACK_API_URL },
   logLevel: LogLevel.ERROR,
 });
+// BARE_REPLY: the text it acks with (empty: a bare ack), so it can be given the same reply as ours.
+const reply = process.env.BARE_REPLY ?? '';
 app.command(/.*/, async ({ ack }) => {
-  await ack({ response_type: 'ephemeral', text: 'ok' });
+  await ack(reply ? { response_type: 'ephemeral', text: reply } : undefined);
 });
 const server = await app.start(Number(process.env.PORT ?? 0));
 process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.address().port })}\n`);

@@ -12,21 +12,23 @@ export type Part =
   | { strong: string }
   | { code: string }
   | { channel: string };
-export type Message = Part[];
+export type Message = readonly Part[];
 
 export const user = (id: string): Part => ({ user: id });
 export const strong = (text: string): Part => ({ strong: text });
 export const code = (text: string): Part => ({ code: text });
 export const channelRef = (id: string): Part => ({ channel: id });
 
+const isMessage = (v: Part | number | Message): v is Message => Array.isArray(v);
+
 /** `msg\`Approved by ${user(id)}\`` → parts; numbers become text, nested messages are spliced in. */
-export function msg(strings: TemplateStringsArray, ...values: Array<Part | number | Message>): Message {
-  const out: Message = [];
+export function msg(strings: TemplateStringsArray, ...values: Array<Part | number | Message>): Part[] {
+  const out: Part[] = [];
   strings.forEach((s, i) => {
     if (s) out.push(s);
     if (i < values.length) {
       const v = values[i]!;
-      if (Array.isArray(v)) out.push(...v);
+      if (isMessage(v)) out.push(...v);
       else out.push(typeof v === 'number' ? String(v) : v);
     }
   });
@@ -34,8 +36,8 @@ export function msg(strings: TemplateStringsArray, ...values: Array<Part | numbe
 }
 
 /** A list of users as "A, B and C". */
-export function userList(ids: readonly string[]): Message {
-  const out: Message = [];
+export function userList(ids: readonly string[]): Part[] {
+  const out: Part[] = [];
   ids.forEach((id, i) => {
     if (i > 0) out.push(i === ids.length - 1 ? ' and ' : ', ');
     out.push(user(id));

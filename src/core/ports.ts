@@ -82,6 +82,8 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether a level would be written (pino has it): lets callers skip building a message. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** A message on a chat platform. */

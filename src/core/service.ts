@@ -14,7 +14,7 @@ import { evaluateApproval, whyNotCounted, type ApprovalDecision } from './approv
 import { shortHash } from './content.js';
 import { allocateAppealId, isAppealId, showId } from './ids.js';
 import { KeyedLock, type Lease } from './lock.js';
-import { code, msg, strong, user, userList, type CardView, type Message } from './messages.js';
+import { code, msg, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
 import { NETWORK_LABELS, type NetworkName } from './networks.js';
 import {
   MediaRejected,
@@ -75,6 +75,7 @@ type Reactor = { channel: string; ts: string; user: string; emoji: string; added
 export class AppealService {
   private readonly lock: KeyedLock;
   private readonly log: Logger;
+  private helpText: Message | undefined;
 
   constructor(private readonly deps: ServiceDeps) {
     this.lock = new KeyedLock(deps.store, deps.clock);
@@ -106,7 +107,13 @@ export class AppealService {
     }
   }
 
+  /** The help text; it depends only on the configuration, so it is built once. */
   help(): Message {
+    this.helpText ??= Object.freeze(this.buildHelp());
+    return this.helpText;
+  }
+
+  private buildHelp(): Message {
     const { required, approveEmoji, rejectEmoji } = this.deps.policy;
     return msg`${strong('Loudhailer: public appeals, approved by two colleagues')}
 ${code('/appeal [to:x,flickr] <text>')} draft an appeal; post images as replies in its thread
@@ -123,7 +130,7 @@ Coming next: publishing, ${code('retry')}, ${code('withdraw')}, ${code('update')
     if (!appeal) return this.unknown(id);
     const card = currentCard(appeal);
     const targets = appeal.targets.map((t) => NETWORK_LABELS[t]).join(', ') || 'no networks';
-    const lines: Message = msg`${strong(showId(appeal.id))}: ${strong(appeal.state)} · drafted by ${user(appeal.author)} at ${time(appeal.createdAt)}
+    const lines: Part[] = msg`${strong(showId(appeal.id))}: ${strong(appeal.state)} · drafted by ${user(appeal.author)} at ${time(appeal.createdAt)}
 Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ? '' : 's'} · card ${card?.revision ?? 0} · hash ${code(shortHash(card?.hash ?? appealHash(appeal)))}
 `;
     if (appeal.state === 'draft') {
@@ -144,7 +151,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     appeals.sort((a, b) => b.createdAt - a.createdAt);
     if (appeals.length === 0) return msg`No appeals in this channel yet. ${code('/appeal <text>')} drafts one.`;
     const shown = appeals.slice(0, 15);
-    const out: Message = msg`${strong('Recent appeals')} (newest first)`;
+    const out: Part[] = msg`${strong('Recent appeals')} (newest first)`;
     for (const a of shown) {
       const first = Array.from(a.text.split('\n')[0] ?? '');
       const preview = first.length > 60 ? `${first.slice(0, 59).join('')}…` : first.join('');

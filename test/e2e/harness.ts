@@ -14,6 +14,12 @@ export const MAIN = join(ROOT, 'dist/main.js');
 export const BOT_TOKEN = 'xoxb-test-0000-bot-token';
 export const SIGNING_SECRET = 'e2e-signing-secret-0123456789abcdef';
 
+/** Every app this process started: killed when it exits, so a failed test never leaks one. */
+const started = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
 export interface RunningApp {
   url: string;
   eventsUrl: string;
@@ -39,6 +45,8 @@ export async function startApp(env: Record<string, string>, opts: { storeUrl?: s
     env: { PATH: process.env.PATH ?? '', PORT: '0', STORE_URL: storeUrl, LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   const logs: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
   let buffered = '';

@@ -106,7 +106,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
 
   app.command(/.*/, async ({ command, ack, respond }) => {
     const ctx = { channel: command.channel_id, user: command.user_id };
-    const clog = log.child({ command: command.command, user: command.user_id, channel: command.channel_id });
+    const clog = () => log.child({ command: command.command, user: command.user_id, channel: command.channel_id });
     const reply = (m: Message) => ({ response_type: 'ephemeral' as const, text: renderMessage(m) });
     const parsed = parseCommand(fromSlackText(command.text ?? ''));
     if (parsed.kind === 'draft') {
@@ -116,7 +116,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
         const problem = await service.draft({ ...ctx, text: parsed.text, ...(parsed.targets ? { targets: parsed.targets } : {}) });
         if (problem) await respond(reply(problem));
       } catch (err) {
-        clog.error({ err }, 'drafting failed');
+        clog().error({ err }, 'drafting failed');
         await respond(reply(msg`Something went wrong on our side while drafting; nothing was published. Try again in a moment.`)).catch(() => undefined);
       }
       return;
@@ -124,7 +124,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
     try {
       await ack(reply(await service.execute(parsed, ctx)));
     } catch (err) {
-      clog.error({ err, kind: parsed.kind }, 'command failed');
+      clog().error({ err, kind: parsed.kind }, 'command failed');
       await ack(reply(msg`Something went wrong on our side; nothing was changed. Try again in a moment.`));
     }
   });
@@ -209,9 +209,16 @@ async function checkAppToken(config: SlackConfig, logger: Logger): Promise<void>
 export function boltLogger(logger: Logger): BoltLogger {
   let level = LogLevel.INFO;
   const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
+  // The SDKs log several debug lines per request, some with whole payloads: build the text
+  // only when debug is on (this alone is most of a request's cost otherwise).
+  const debugOn = () => logger.isLevelEnabled?.('debug') ?? true;
   return {
-    debug: (...args: unknown[]) => logger.debug({ sdk: 'slack' }, text(args)),
-    info: (...args: unknown[]) => logger.debug({ sdk: 'slack' }, text(args)),
+    debug: (...args: unknown[]) => {
+      if (debugOn()) logger.debug({ sdk: 'slack' }, text(args));
+    },
+    info: (...args: unknown[]) => {
+      if (debugOn()) logger.debug({ sdk: 'slack' }, text(args));
+    },
     warn: (...args: unknown[]) => logger.warn({ sdk: 'slack' }, text(args)),
     error: (...args: unknown[]) => logger.error({ sdk: 'slack' }, text(args)),
     setLevel: (l: typeof level) => {

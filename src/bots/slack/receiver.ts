@@ -4,6 +4,7 @@
  * timestamp) before its body is even parsed; anything else gets a 401 and changes nothing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Clock, Logger } from '../../core/ports.js';
 import { verifySlackSignature } from './verify.js';
@@ -68,13 +69,12 @@ export class SignedHttpReceiver implements Receiver {
     }
 
     let acked = false;
-    const timer = setTimeout(() => {
-      if (!acked) log.warn({}, 'no acknowledgement within 3 s; Slack will show an error or retry');
-    }, ACK_TIMEOUT_MS);
+    const received = this.opts.clock.now();
     const ack = async (response?: unknown): Promise<void> => {
       if (acked) return;
       acked = true;
-      clearTimeout(timer);
+      const late = this.opts.clock.now() - received;
+      if (late > ACK_TIMEOUT_MS) log.warn({ ms: late }, 'acknowledged after 3 s: Slack will have shown an error or retried');
       if (response === undefined || response === '') reply(res, 200, '');
       else if (typeof response === 'string') reply(res, 200, response, 'text/plain; charset=utf-8');
       else reply(res, 200, JSON.stringify(response), 'application/json');
@@ -94,7 +94,6 @@ export class SignedHttpReceiver implements Receiver {
       log.error({ err }, 'processing a Slack request failed');
       if (!acked) {
         acked = true;
-        clearTimeout(timer);
         reply(res, 500, 'internal error');
       }
     }
@@ -127,7 +126,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function parseBody(raw: string, contentType: string): Record<string, unknown> {
   if (contentType.includes('application/x-www-form-urlencoded')) {
-    const form = Object.fromEntries(new URLSearchParams(raw));
+    const form = parseQuery(raw) as Record<string, unknown>;
     // Interactivity payloads carry one field, `payload`, holding JSON.
     if (typeof form.payload === 'string') return JSON.parse(form.payload) as Record<string, unknown>;
     return form;

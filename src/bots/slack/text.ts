@@ -24,20 +24,26 @@ export function fromSlackText(s: string): string {
   return plainText.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
+const NEEDS_ESCAPE = /[&<>@]/;
+const SPECIAL = /[&<>]|@(?=(?:channel|here|everyone)\b)/gi;
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '@': `@${ZWSP}` };
+
 /** Plain text → safe mrkdwn: escaped, and mass mentions broken with a zero-width space. */
 export function escapeText(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/@(channel|here|everyone)\b/gi, `@${ZWSP}$1`);
+  // One pass; most strings have nothing to escape and are returned as they are.
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  return s.replace(SPECIAL, (ch) => ESCAPES[ch]!);
 }
 
 const SLACK_ID = /^[A-Z0-9]+$/;
 
-/** A chat-neutral message → Slack mrkdwn. */
+const rendered = new WeakMap<Message, string>();
+
+/** A chat-neutral message → Slack mrkdwn. Messages are immutable, so a rendering is reused. */
 export function renderMessage(m: Message): string {
-  return m
+  const cached = rendered.get(m);
+  if (cached !== undefined) return cached;
+  const out = m
     .map((p) => {
       if (typeof p === 'string') return escapeText(p);
       if ('user' in p) return SLACK_ID.test(p.user) ? `<@${p.user}>` : escapeText(`@${p.user}`);
@@ -46,6 +52,8 @@ export function renderMessage(m: Message): string {
       return inlineCode(p.code);
     })
     .join('');
+  rendered.set(m, out);
+  return out;
 }
 
 /**
@@ -59,5 +67,5 @@ export function preformattedBody(s: string): string {
 
 /** Inline code for a short name (a file name): escaped, with no backtick to break out of it. */
 export function inlineCode(s: string): string {
-  return `\`${escapeText(s.replace(/`/g, "'"))}\``;
+  return `\`${escapeText(s.includes('`') ? s.replace(/`/g, "'") : s)}\``;
 }
