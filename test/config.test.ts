@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeConfig, enabledNetworks, loadConfig, redactUrl } from '../src/config.js';
+import { ConfigError, describeConfig, enabledNetworks, loadConfig, redactUrl, SECRET_VARIABLES } from '../src/config.js';
 
 const minimal = {
   SLACK_BOT_TOKEN: 'xoxb-1-secret-bot-token',
@@ -59,6 +59,18 @@ describe('loadConfig', () => {
     expect(redactUrl('postgres://h/db?user=u&password=hunter2&sslmode=require')).toBe('postgres://h/db?user=u&password=***&sslmode=require');
     const logged = JSON.stringify(describeConfig(loadConfig({ ...minimal, STORE_URL: 'postgres://u:se/cret@h/db?password=hunter2' })));
     expect(logged).not.toMatch(/se\/cret|hunter2/);
+  });
+
+  it('no variable marked secret has its value in an error or the start-up summary', () => {
+    const marked = (name: string) => `MARK-${name}-9f3a`;
+    const env = Object.fromEntries([...SECRET_VARIABLES].map((n) => [n, marked(n)]));
+    const out = problems({ ...env, APPROVERS: 'U1', PORT: 'x' }).join('\n'); // malformed on purpose
+    const valid = { ...minimal, X_APP_KEY: 'k', X_APP_SECRET: marked('X_APP_SECRET'), X_ACCESS_TOKEN: marked('X_ACCESS_TOKEN'), X_ACCESS_SECRET: marked('X_ACCESS_SECRET'), FACEBOOK_PAGE_ID: '1', FACEBOOK_PAGE_TOKEN: marked('FACEBOOK_PAGE_TOKEN') };
+    const summary = JSON.stringify(describeConfig(loadConfig(valid)));
+    for (const name of SECRET_VARIABLES) {
+      expect(out).not.toContain(marked(name));
+      expect(summary).not.toContain(marked(name));
+    }
   });
 
   it('enables a network when its credentials are set', () => {

@@ -92,4 +92,3 @@ export function appealHash(appeal: Pick<Appeal, 'id' | 'text' | 'media' | 'targe
   return contentHash(appeal, appealOutgoing(appeal), appeal.media.map((m) => m.sha256));
 }
 
-export const isFinal = (state: AppealState): boolean => state === 'rejected' || state === 'withdrawn';

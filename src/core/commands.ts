@@ -3,7 +3,7 @@
  * rest fits (e.g. "status" followed by something shaped like an id), so an appeal whose
  * text happens to start with "help" or "list" is still drafted as an appeal.
  */
-import { looksLikeId } from './ids.js';
+import { looksLikeId, normalizeAppealId } from './ids.js';
 import { isNetworkName, NETWORKS, type NetworkName } from './networks.js';
 
 export const MAX_APPEAL_TEXT = 3000;
@@ -19,8 +19,6 @@ export type Command =
   | { kind: 'update'; id: string; text: string }
   | { kind: 'draft'; text: string; targets?: NetworkName[] }
   | { kind: 'invalid'; problem: string };
-
-const normId = (s: string) => s.trim().replace(/^#/, '').toUpperCase();
 
 const USAGE: Record<string, string> = {
   status: '/appeal status <id>',
@@ -43,7 +41,7 @@ export function parseCommand(input: string): Command {
   const m = /^(status|audit|withdraw|retry|update)\s+(\S+)(?:\s+([\s\S]*))?$/i.exec(text);
   if (m && looksLikeId(m[2]!)) {
     const verb = m[1]!.toLowerCase();
-    const id = normId(m[2]!);
+    const id = normalizeAppealId(m[2]!);
     const rest = m[3]?.trim() ?? '';
     switch (verb) {
       case 'status':

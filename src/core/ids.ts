@@ -26,8 +26,13 @@ export function isAppealId(s: string): boolean {
  * is not a well-formed id (the caller says so in plain words).
  */
 export function parseAppealId(input: string): string | undefined {
-  const s = input.trim().replace(/^#/, '').toUpperCase();
+  const s = normalizeAppealId(input);
   return isAppealId(s) ? s : undefined;
+}
+
+/** "#7k3q " → "7K3Q", whether or not the result is a valid id (the caller says "no appeal #…"). */
+export function normalizeAppealId(input: string): string {
+  return input.trim().replace(/^#/, '').toUpperCase();
 }
 
 /** Looks like an attempt at an id (so "status XYZ9" is a status query, not a new appeal). */

@@ -10,14 +10,12 @@ export type Part =
   | string
   | { user: string }
   | { strong: string }
-  | { code: string }
-  | { channel: string };
+  | { code: string };
 export type Message = readonly Part[];
 
 export const user = (id: string): Part => ({ user: id });
 export const strong = (text: string): Part => ({ strong: text });
 export const code = (text: string): Part => ({ code: text });
-export const channelRef = (id: string): Part => ({ channel: id });
 
 const isMessage = (v: Part | number | Message): v is Message => Array.isArray(v);
 
@@ -47,7 +45,7 @@ export function userList(ids: readonly string[]): Part[] {
 
 /** Plain-text rendering, for logs and fallbacks. */
 export function plain(m: Message): string {
-  return m.map((p) => (typeof p === 'string' ? p : 'user' in p ? `@${p.user}` : 'strong' in p ? p.strong : 'code' in p ? p.code : `#${p.channel}`)).join('');
+  return m.map((p) => (typeof p === 'string' ? p : 'user' in p ? `@${p.user}` : 'strong' in p ? p.strong : p.code)).join('');
 }
 
 /** Everything a chat adapter needs to draw an appeal card. */

@@ -47,7 +47,6 @@ export function renderMessage(m: Message): string {
     .map((p) => {
       if (typeof p === 'string') return escapeText(p);
       if ('user' in p) return SLACK_ID.test(p.user) ? `<@${p.user}>` : escapeText(`@${p.user}`);
-      if ('channel' in p) return SLACK_ID.test(p.channel) ? `<#${p.channel}>` : escapeText(`#${p.channel}`);
       if ('strong' in p) return `*${escapeText(p.strong)}*`;
       return inlineCode(p.code);
     })
