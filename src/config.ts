@@ -52,7 +52,7 @@ export interface Config {
     flickr?: FlickrConfig;
     facebook?: FacebookConfig;
   };
-  reach: { refreshSeconds: number; xReadBudget?: number };
+  reach: { refreshSeconds: number; stopAfterDays: number; xReadBudget?: number };
   reports: { cron?: string; channel?: string; timeZone: string };
   media: { imageMaxBytes: number; downloadTimeoutMs: number };
 }
@@ -207,6 +207,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const refreshSeconds = r.withDefault('REACH_REFRESH_SECONDS', intIn(10, 86_400), 'a number of seconds from 10 to 86400, default 60', 60);
+  const stopAfterDays = r.withDefault('REACH_STOP_DAYS', intIn(1, 365), 'a number of days from 1 to 365, default 14', 14);
   const xReadBudget = r.optional('X_READ_BUDGET', intIn(1, 1_000_000_000), 'a whole number of X posts read per month');
   const cron = r.optional('REPORT_CRON', z.string().regex(/^\S+(\s+\S+){4,5}$/), 'a cron expression of 5 or 6 fields, e.g. "0 8 * * *"');
   const channel = r.optional('REPORT_CHANNEL', z.string().regex(/^[A-Z0-9]+$|^\d+$/), 'a channel id (e.g. C0123ABCD), not a #name');
@@ -224,7 +225,7 @@ export function loadConfig(env: Env): Config {
     ...(discord ? { discord } : {}),
     approval: { approvers, required, seniors, approveEmoji, rejectEmoji },
     networks,
-    reach: { refreshSeconds, ...optionalField('xReadBudget', xReadBudget) },
+    reach: { refreshSeconds, stopAfterDays, ...optionalField('xReadBudget', xReadBudget) },
     reports: { ...optionalField('cron', cron), ...optionalField('channel', channel), timeZone },
     media: { imageMaxBytes: imageMaxMb * 1024 * 1024, downloadTimeoutMs: downloadTimeoutSeconds * 1000 },
   };

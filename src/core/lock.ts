@@ -88,3 +88,38 @@ export class KeyedLock {
     }
   }
 }
+
+/** A lease held outside KeyedLock: renewed in the background until released. */
+export interface HeldLease {
+  /** False once the lease was found taken by someone else (this holder stalled). */
+  readonly held: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * Takes `key` as a lease for `leaseMs` (renewed every third of it) if nobody holds it;
+ * undefined when someone does. A holder that dies lets it expire by itself.
+ */
+export async function tryLease(store: Store, key: string, leaseMs: number): Promise<HeldLease | undefined> {
+  const owner = randomUUID();
+  if (!(await store.claim(key, leaseMs, owner))) return undefined;
+  let held = true;
+  const heartbeat = setInterval(() => {
+    store.renew(key, owner, leaseMs).then(
+      (ok) => {
+        if (!ok) held = false;
+      },
+      () => undefined, // a store hiccup: the next beat tries again
+    );
+  }, Math.max(10, Math.floor(leaseMs / 3)));
+  heartbeat.unref();
+  return {
+    get held() {
+      return held;
+    },
+    release: async () => {
+      clearInterval(heartbeat);
+      if (held) await store.release(key, owner);
+    },
+  };
+}

@@ -10,12 +10,15 @@ export type Part =
   | string
   | { user: string }
   | { strong: string }
-  | { code: string };
+  | { code: string }
+  | { link: string; label: string };
 export type Message = readonly Part[];
 
 export const user = (id: string): Part => ({ user: id });
 export const strong = (text: string): Part => ({ strong: text });
 export const code = (text: string): Part => ({ code: text });
+/** A link to an http(s) URL (a published post): the adapter renders it as a link. */
+export const link = (url: string, label: string): Part => ({ link: url, label });
 
 const isMessage = (v: Part | number | Message): v is Message => Array.isArray(v);
 
@@ -45,7 +48,9 @@ export function userList(ids: readonly string[]): Part[] {
 
 /** Plain-text rendering, for logs and fallbacks. */
 export function plain(m: Message): string {
-  return m.map((p) => (typeof p === 'string' ? p : 'user' in p ? `@${p.user}` : 'strong' in p ? p.strong : p.code)).join('');
+  return m
+    .map((p) => (typeof p === 'string' ? p : 'user' in p ? `@${p.user}` : 'strong' in p ? p.strong : 'code' in p ? p.code : `${p.label} (${p.link})`))
+    .join('');
 }
 
 /** Everything a chat adapter needs to draw an appeal card. */

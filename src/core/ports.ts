@@ -107,6 +107,8 @@ export interface ChatRoom {
   /** The reactions currently on a message: emoji name → user ids. */
   reactions(ref: MessageRef): Promise<Map<string, string[]>>;
   post(channel: string, threadTs: string | undefined, message: import('./messages.js').Message): Promise<MessageRef>;
+  /** Replaces the text of a message the bot posted (the reach message). */
+  update(ref: MessageRef, message: import('./messages.js').Message): Promise<void>;
   /** A message only `user` sees (Slack ephemeral). */
   notify(channel: string, user: string, message: import('./messages.js').Message, threadTs?: string): Promise<void>;
   /**
@@ -119,3 +121,124 @@ export interface ChatRoom {
 
 /** Fetches a file's bytes; throws MediaRejected (plain words) when it can't. */
 export type FileSource = { name: string; fetch: () => Promise<Buffer> };
+
+// ---------------------------------------------------------------- networks
+
+/** A processed media file as it is published: exactly the bytes that were approved. */
+export interface MediaFile {
+  sha256: string;
+  bytes: Buffer;
+  mime: string;
+  /** The name it was posted under (for logs and titles). */
+  name: string;
+}
+
+/** Exactly what one network is sent for an appeal (from `outgoingContent`). */
+export interface PublishRequest {
+  appealId: string;
+  /** The approved content hash: for logs and traceability. */
+  hash: string;
+  /** The exact text of the post, already fitted to the network and carrying `reference`. */
+  text: string;
+  /** Title, where the network has one. */
+  title?: string;
+  media: MediaFile[];
+  /** The reference the text carries (e.g. "Ref 7K3Q"): how a post is found again. */
+  reference: string;
+}
+
+/** A post on a network: what withdrawing it and reading its reach need. */
+export interface PublishedPost {
+  postId: string;
+  /** The public link. */
+  url: string;
+  /** When the network says it was created (ms), if it says. */
+  createdAt?: number;
+  /** Ids of other things created with the post (media, albums) that withdrawing must remove. */
+  extra?: Record<string, string[]>;
+}
+
+/** What a network tells of a post's reach. */
+export interface ReachCount {
+  /** Views where the network counts views; else engagements (labelled by `kind`). */
+  count: number;
+  kind: 'views' | 'engagements';
+}
+
+/**
+ * A public network as the core sees it. Each adapter has one choke point for its calls:
+ * it waits out rate limits (within reason), backs off on 5xx and network errors, and
+ * never retries a permanent 4xx. What it can't resolve it throws as a NetworkError.
+ */
+export interface Network {
+  readonly name: import('./networks.js').NetworkName;
+  /** Most post ids one `reach` call takes. */
+  readonly reachBatchSize: number;
+  /**
+   * Publishes one post (media first, then the post). A write whose outcome is unknown
+   * (a timeout or 5xx after the request went out) is never blindly repeated: the adapter
+   * looks for `reference` first, or throws NetworkError with `ambiguous: true`.
+   */
+  publish(req: PublishRequest): Promise<PublishedPost>;
+  /**
+   * Recovery: our own post carrying `reference` (as a whole word: "Ref 7K3Q" never matches
+   * "Ref 7K3QX") created at or after `since` (ms), among the account's recent posts.
+   */
+  findPublished(reference: string, since: number): Promise<PublishedPost | undefined>;
+  /**
+   * Current reach of up to `reachBatchSize` posts, in one call where the network allows.
+   * Posts the network no longer has are missing from the map.
+   */
+  reach(postIds: readonly string[]): Promise<Map<string, ReachCount>>;
+  /** Deletes a post (and its `extra` parts); a post already gone counts as done. */
+  withdraw(post: PublishedPost): Promise<void>;
+}
+
+export type NetworkErrorCode =
+  | 'rate_limited'
+  | 'auth'
+  | 'forbidden'
+  | 'duplicate'
+  | 'invalid'
+  | 'not_found'
+  | 'unavailable'
+  | 'unknown';
+
+/**
+ * A network call that failed for good (or for now). `userMessage` is plain words for the
+ * thread ("X refused the post as a duplicate of an earlier one"), never a secret.
+ */
+export class NetworkError extends Error {
+  readonly network: string;
+  readonly code: NetworkErrorCode;
+  readonly userMessage: string;
+  /** HTTP status, when there was a response. */
+  readonly status?: number;
+  /** When trying again makes sense: not before this many ms. */
+  readonly retryAfterMs?: number;
+  /** Trying the same request again can't help (auth, duplicate, invalid media). */
+  readonly permanent: boolean;
+  /** The write may have happened (timeout, 5xx after sending): look before repeating it. */
+  readonly ambiguous: boolean;
+
+  constructor(init: {
+    network: string;
+    code: NetworkErrorCode;
+    userMessage: string;
+    status?: number;
+    retryAfterMs?: number;
+    permanent: boolean;
+    ambiguous?: boolean;
+    cause?: unknown;
+  }) {
+    super(`${init.network}: ${init.userMessage}`, init.cause !== undefined ? { cause: init.cause } : undefined);
+    this.name = 'NetworkError';
+    this.network = init.network;
+    this.code = init.code;
+    this.userMessage = init.userMessage;
+    if (init.status !== undefined) this.status = init.status;
+    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    this.permanent = init.permanent;
+    this.ambiguous = init.ambiguous ?? false;
+  }
+}

@@ -14,8 +14,9 @@ import { evaluateApproval, whyNotCounted, type ApprovalDecision } from './approv
 import { shortHash } from './content.js';
 import { allocateAppealId, isAppealId, showId } from './ids.js';
 import { KeyedLock, type Lease } from './lock.js';
-import { code, msg, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
+import { code, link, msg, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
 import { NETWORK_LABELS, type NetworkName } from './networks.js';
+import { publishKeys, Publisher, type PublicationRecord } from './publisher.js';
 import {
   MediaRejected,
   type ChatRoom,
@@ -24,6 +25,7 @@ import {
   type Logger,
   type MediaProcessor,
   type MessageRef,
+  type Network,
   type Store,
 } from './ports.js';
 import type { Command } from './commands.js';
@@ -45,6 +47,10 @@ export interface ServiceDeps {
   policy: ApprovalPolicy;
   /** Networks with credentials: the default targets. */
   enabledNetworks: NetworkName[];
+  /** The network adapters publishing goes to (none: approvals are recorded, nothing is published). */
+  networks?: ReadonlyMap<NetworkName, Network>;
+  /** How long a publish lease lasts before another worker may take over (default 15 s). */
+  publishLeaseMs?: number;
   /** Most images one appeal takes. */
   maxImages?: number;
   /** Pauses before re-checking approvals that couldn't be checked (default 2 s, 10 s, 30 s). */
@@ -76,10 +82,21 @@ export class AppealService {
   private readonly lock: KeyedLock;
   private readonly log: Logger;
   private helpText: Message | undefined;
+  readonly publisher: Publisher;
 
   constructor(private readonly deps: ServiceDeps) {
     this.lock = new KeyedLock(deps.store, deps.clock);
     this.log = deps.logger;
+    this.publisher = new Publisher({
+      store: deps.store,
+      room: deps.room,
+      networks: deps.networks ?? new Map(),
+      clock: deps.clock,
+      logger: deps.logger,
+      lock: this.lock,
+      cardView: (a, revision, hash) => this.cardView(a, revision, hash),
+      ...(deps.publishLeaseMs !== undefined ? { leaseMs: deps.publishLeaseMs } : {}),
+    });
   }
 
   // ---------------------------------------------------------------- commands
@@ -95,14 +112,15 @@ export class AppealService {
         return this.status(cmd.id, ctx.channel);
       case 'list':
         return this.list(ctx.channel);
-      case 'withdraw':
       case 'retry':
+        return this.retry(cmd.id, cmd.network, ctx);
+      case 'withdraw':
       case 'update':
       case 'audit':
       case 'report': {
         const id = 'id' in cmd ? cmd.id : undefined;
         if (id !== undefined && !(await this.loadIn(id, ctx.channel))) return this.unknown(id);
-        return msg`${code(`/appeal ${cmd.kind}`)} isn't available in this version yet: publishing comes first. Nothing was changed.`;
+        return msg`${code(`/appeal ${cmd.kind}`)} isn't available in this version yet. Nothing was changed.`;
       }
     }
   }
@@ -119,9 +137,10 @@ export class AppealService {
 ${code('/appeal [to:x,flickr] <text>')} draft an appeal; post images as replies in its thread
 ${code('/appeal status <id>')} where an appeal stands
 ${code('/appeal list')} recent appeals
+${code('/appeal retry <id> [network]')} publish again where publishing failed (never where it succeeded)
 ${code('/appeal help')} this help
-Approvers react :${approveEmoji}: on the newest card to approve (${required} needed, never the author), :${rejectEmoji}: to reject.
-Coming next: publishing, ${code('retry')}, ${code('withdraw')}, ${code('update')}, ${code('report')}, ${code('audit')}.`;
+Approvers react :${approveEmoji}: on the newest card to approve (${required} needed, never the author), :${rejectEmoji}: to reject. Once approved it is published at once, and the thread shows the links and the live reach.
+Coming next: ${code('withdraw')}, ${code('update')}, ${code('report')}, ${code('audit')}.`;
   }
 
   /** Where an appeal stands; only in its own channel (incident rooms may be private). */
@@ -140,6 +159,16 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       lines.push('Approved by ', ...userList(appeal.approval.approvers), ` at ${time(appeal.approval.at)}`);
     } else if (appeal.rejection) {
       lines.push('Rejected by ', user(appeal.rejection.by), ` at ${time(appeal.rejection.at)}`);
+    }
+    if (appeal.approval) {
+      const records = await this.publisher.records(appeal);
+      for (const out of this.publisher.publishable(appeal)) {
+        const label = NETWORK_LABELS[out.network];
+        const r = records.get(out.network);
+        if (r?.state === 'published') lines.push(...msg`\n${label}: live since ${time(r.at)}: ${link(r.url, r.url.replace(/^https?:\/\//, ''))}`);
+        else if (r?.state === 'failed') lines.push(...msg`\n${label}: failed at ${time(r.at)}: ${r.reason}${r.retryAt !== undefined ? ` (tried again by itself at ${time(r.retryAt)})` : ''}`);
+        else lines.push(`\n${label}: publishing…`);
+      }
     }
     return lines;
   }
@@ -427,10 +456,15 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
           pendingApprovers: decision.approvers,
           approval: { hash: card.hash, approvers: decision.approvers, at: now },
         };
+        // In the pending set before it is approved: a crash right after saving still publishes.
+        await lease.check();
+        await this.deps.store.addToSet(publishKeys.pending, appeal.id);
         await this.save(approved, lease);
         log.info({ approvers: decision.approvers, hash: card.hash }, 'appeal approved');
         await this.deps.room.updateCard(ref, this.cardView(approved, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
-        await this.say(approved, msg`:${this.deps.policy.approveEmoji}: ${strong(`${showId(appeal.id)} approved`)} by ${userList(decision.approvers)} for exactly the content of card ${card.revision} (hash ${code(shortHash(card.hash))}).`);
+        const going = this.publisher.publishable(approved).filter((o) => this.deps.networks?.has(o.network)).map((o) => NETWORK_LABELS[o.network]);
+        await this.say(approved, msg`:${this.deps.policy.approveEmoji}: ${strong(`${showId(appeal.id)} approved`)} by ${userList(decision.approvers)} for exactly the content of card ${card.revision} (hash ${code(shortHash(card.hash))}).${going.length > 0 ? ` Publishing to ${going.join(', ')} now.` : ' No network is configured to publish it to.'}`);
+        this.publisher.start(appeal.id);
         return;
       }
       case 'rejected': {
@@ -450,6 +484,47 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         return;
       }
     }
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  /**
+   * `/appeal retry <id> [network]`: publishes again where publishing failed, never where it
+   * succeeded. The author or an approver may ask; the content is the approved content.
+   */
+  async retry(id: string, network: NetworkName | undefined, ctx: { channel: string; user: string }): Promise<Message> {
+    const appeal = await this.loadIn(id, ctx.channel);
+    if (!appeal) return this.unknown(id);
+    const { policy, room } = this.deps;
+    if (appeal.author !== ctx.user) {
+      const { covered, unresolved } = await room.usersCoveredBy([ctx.user], [...policy.approvers, ...policy.seniors]);
+      if (!covered.has(ctx.user)) {
+        return unresolved.length > 0
+          ? msg`Couldn't check that you are an approver (the chat platform didn't give the members of ${unresolved.join(', ')}). Nothing was retried; try again shortly.`
+          : msg`Only the author of ${showId(id)} or an approver can retry its publishing. Nothing was retried.`;
+      }
+    }
+    if (appeal.state === 'draft' || appeal.state === 'rejected' || appeal.state === 'withdrawn' || !appeal.approval) {
+      return msg`${showId(id)} is ${appeal.state}: there is no approved publishing to retry.`;
+    }
+    const outgoing = this.publisher.publishable(appeal);
+    if (network && !outgoing.some((o) => o.network === network)) {
+      return msg`${showId(id)} isn't published on ${NETWORK_LABELS[network]}: its targets are ${appeal.targets.map((t) => NETWORK_LABELS[t]).join(', ')}.`;
+    }
+    const records = await this.publisher.records(appeal);
+    const live = (n: NetworkName) => records.get(n)?.state === 'published' && records.get(n)?.hash === appeal.approval!.hash;
+    const wanted = outgoing.map((o) => o.network).filter((n) => !network || n === network);
+    const again = wanted.filter((n) => !live(n));
+    if (again.length === 0) {
+      const r = records.get(wanted[0]!) as Extract<PublicationRecord, { state: 'published' }> | undefined;
+      return network && r
+        ? msg`${showId(id)} is already live on ${NETWORK_LABELS[network]}: ${link(r.url, r.url.replace(/^https?:\/\//, ''))}. Nothing was posted again.`
+        : msg`${showId(id)} is already live everywhere it goes. Nothing was posted again.`;
+    }
+    this.log.info({ appeal: id, by: ctx.user, networks: again }, 'retry requested');
+    await this.deps.store.addToSet(publishKeys.pending, id);
+    this.publisher.start(id, again, true);
+    return msg`Retrying ${showId(id)} on ${again.map((n) => NETWORK_LABELS[n]).join(', ')}; the result comes in the appeal's thread.`;
   }
 
   // ---------------------------------------------------------------- helpers

@@ -75,7 +75,7 @@ describe('approval at the service level, over random interleavings', () => {
           await service.reaction({ channel, ts, user: op.user, emoji: op.emoji, added: op.on });
 
           const after = (await store.get<Appeal>(keys.appeal(id)))!;
-          if (after.state === 'approved') {
+          if (after.approval) {
             const current = all.at(-1)!;
             // Approved on the current card only, by a reaction on it.
             expect(ts).toBe(current);

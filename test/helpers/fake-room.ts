@@ -74,6 +74,15 @@ export class FakeRoom implements ChatRoom {
     return this.add(channel, threadTs, { text: plain(message) });
   }
 
+  /** Edits of bot messages (the reach message), in order. */
+  readonly edits: Array<{ ts: string; text: string }> = [];
+
+  async update(ref: MessageRef, message: Message): Promise<void> {
+    const text = plain(message);
+    this.message(ref.ts).text = text;
+    this.edits.push({ ts: ref.ts, text });
+  }
+
   async notify(_channel: string, user: string, message: Message): Promise<void> {
     this.notes.push({ user, text: plain(message) });
   }

@@ -93,6 +93,10 @@ export class SlackRoom implements ChatRoom {
     return { channel: res.channel ?? channel, ts: res.ts! };
   }
 
+  async update(ref: MessageRef, message: Message): Promise<void> {
+    await this.call(() => this.client.chat.update({ channel: ref.channel, ts: ref.ts, text: renderMessage(message) }));
+  }
+
   async notify(channel: string, user: string, message: Message, threadTs?: string): Promise<void> {
     await this.call(() => this.client.chat.postEphemeral({ channel, user, text: renderMessage(message), ...(threadTs ? { thread_ts: threadTs } : {}) }));
   }

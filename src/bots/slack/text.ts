@@ -48,6 +48,7 @@ export function renderMessage(m: Message): string {
       if (typeof p === 'string') return escapeText(p);
       if ('user' in p) return SLACK_ID.test(p.user) ? `<@${p.user}>` : escapeText(`@${p.user}`);
       if ('strong' in p) return `*${escapeText(p.strong)}*`;
+      if ('link' in p) return slackLink(p.link, p.label);
       return inlineCode(p.code);
     })
     .join('');
@@ -67,4 +68,10 @@ export function preformattedBody(s: string): string {
 /** Inline code for a short name (a file name): escaped, with no backtick to break out of it. */
 export function inlineCode(s: string): string {
   return `\`${escapeText(s.includes('`') ? s.replace(/`/g, "'") : s)}\``;
+}
+
+/** `<url|label>`; only http(s) URLs become links, and neither part can break out of the link. */
+export function slackLink(url: string, label: string): string {
+  if (!/^https?:\/\/[^\s<>|]+$/.test(url)) return escapeText(label);
+  return `<${url.replace(/&/g, '&amp;')}|${escapeText(label).replace(/\|/g, '¦')}>`;
 }

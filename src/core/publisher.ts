@@ -1,0 +1,356 @@
+/**
+ * Publishing an approved appeal: each target network on its own, exactly once.
+ *
+ * Exactly once, per (appeal, network, approved content hash):
+ * - a lease in the store (`claim` with an owner and a time-to-live, renewed while working)
+ *   lets one worker — in this process, another replica, or after a restart — publish;
+ * - before the first network write an attempt marker is stored; whoever finds a marker
+ *   first looks for the post among the account's recent posts (by its "Ref <ID>") and
+ *   records what it finds instead of posting again: the process may have died after the
+ *   network accepted the post and before it was recorded;
+ * - the result (post id and link, or the failure) is recorded before the thread is told.
+ * Appeals with unfinished publishing are kept in a set that `sweep` walks (at start-up and
+ * periodically), so an approval survives a crash between approving and publishing.
+ */
+import { createHash } from 'node:crypto';
+import { appealHash, appealOutgoing, currentCard, transition, type Appeal } from './appeal.js';
+import { showId } from './ids.js';
+import { tryLease, type KeyedLock } from './lock.js';
+import { code, link, msg, strong, type CardView, type Message } from './messages.js';
+import { NETWORK_LABELS, reference, type NetworkName, type OutgoingContent } from './networks.js';
+import {
+  NetworkError,
+  type ChatRoom,
+  type Clock,
+  type Logger,
+  type MediaFile,
+  type Network,
+  type PublishedPost,
+  type Store,
+} from './ports.js';
+
+export type PublicationRecord =
+  | {
+      state: 'published';
+      network: NetworkName;
+      hash: string;
+      at: number;
+      postId: string;
+      url: string;
+      extra?: Record<string, string[]>;
+      /** Found among the account's posts after an interrupted attempt. */
+      recovered?: boolean;
+    }
+  | {
+      state: 'failed';
+      network: NetworkName;
+      hash: string;
+      at: number;
+      reason: string;
+      code: string;
+      permanent: boolean;
+      /** Tried again by itself at this time (a rate limit that ends later). */
+      retryAt?: number;
+    };
+
+export const publishKeys = {
+  record: (id: string, network: NetworkName) => `publication:${id}:${network}`,
+  lease: (id: string, network: NetworkName, hash: string) => `publish-lease:${id}:${network}:${hash}`,
+  attempt: (id: string, network: NetworkName, hash: string) => `publish-attempt:${id}:${network}:${hash}`,
+  /** Appeals whose publishing isn't finished (resumed by `sweep`). */
+  pending: 'publishing',
+  /** Live posts for reach polling: members `<id>|<network>|<postId>`. */
+  live: 'reach-live',
+};
+
+export const liveMember = (id: string, network: NetworkName, postId: string) => `${id}|${network}|${postId}`;
+
+/** How far back recovery looks before an interrupted attempt started (clock skew, slow writes). */
+const RECOVERY_SLACK_MS = 5 * 60_000;
+const DEFAULT_LEASE_MS = 15_000;
+const DEFAULT_SWEEP_MS = 5_000;
+
+export interface PublisherDeps {
+  store: Store;
+  room: ChatRoom;
+  networks: ReadonlyMap<NetworkName, Network>;
+  clock: Clock;
+  logger: Logger;
+  lock: KeyedLock;
+  cardView: (appeal: Appeal, revision: number, hash: string) => CardView;
+  leaseMs?: number;
+}
+
+type Outcome = PublicationRecord | 'busy' | 'skipped';
+
+export class Publisher {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private stopped = false;
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  /** Publishes in the background (after an approval or a retry); errors are logged. */
+  start(id: string, only?: readonly NetworkName[], retry = false): void {
+    if (this.stopped) return;
+    const run = this.publish(id, only, retry).catch((err: unknown) => {
+      this.deps.logger.error({ err, appeal: id }, 'publishing failed');
+    });
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** Walks unfinished publishing now and then every `intervalMs`. */
+  startSweeper(intervalMs = DEFAULT_SWEEP_MS): void {
+    const tick = () => {
+      if (this.sweeping || this.stopped) return;
+      this.sweeping = true;
+      this.sweep()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'resuming publishing failed; trying again shortly'))
+        .finally(() => {
+          this.sweeping = false;
+        });
+    };
+    tick();
+    this.sweeper = setInterval(tick, intervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Stops sweeping and waits for publishing in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    await this.idle();
+  }
+
+  /** Waits until no publishing is in flight. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Resumes every appeal whose publishing isn't finished (after a restart, or a lapsed lease). */
+  async sweep(): Promise<void> {
+    const ids = await this.deps.store.members(publishKeys.pending);
+    for (const id of ids) {
+      if (this.stopped) return;
+      const run = this.publish(id);
+      this.inFlight.add(run);
+      try {
+        await run;
+      } finally {
+        this.inFlight.delete(run);
+      }
+    }
+  }
+
+  /** The recorded publications of an appeal, per network. */
+  async records(appeal: Appeal): Promise<Map<NetworkName, PublicationRecord>> {
+    const out = new Map<NetworkName, PublicationRecord>();
+    for (const network of appeal.targets) {
+      const rec = await this.deps.store.get<PublicationRecord>(publishKeys.record(appeal.id, network));
+      if (rec) out.set(network, rec);
+    }
+    return out;
+  }
+
+  /** What the approved appeal sends to each network that gets anything. */
+  publishable(appeal: Appeal): OutgoingContent[] {
+    return appealOutgoing(appeal).filter((o) => !o.skipped);
+  }
+
+  /**
+   * Publishes what isn't published yet (`only` those networks, when given). Failed networks
+   * are left alone unless `retry` (or their automatic retry time has come).
+   */
+  async publish(id: string, only?: readonly NetworkName[], retry = false): Promise<void> {
+    const { store } = this.deps;
+    const log = this.deps.logger.child({ appeal: id });
+    let appeal = await store.get<Appeal>(`appeal:${id}`);
+    if (!appeal || !['approved', 'publishing', 'published'].includes(appeal.state)) {
+      if (!appeal || appeal.state === 'rejected' || appeal.state === 'withdrawn') await store.removeFromSet(publishKeys.pending, id);
+      return;
+    }
+    const hash = appeal.approval?.hash;
+    if (!hash || appealHash(appeal) !== hash) {
+      // Never reached through the service (content is frozen once approved); refuse loudly.
+      log.error({ approved: hash, current: appealHash(appeal) }, 'refusing to publish: the content is not what was approved');
+      await this.say(appeal, msg`${strong(`${showId(id)} was not published`)}: its content no longer matches what was approved. Draft it again.`);
+      await store.removeFromSet(publishKeys.pending, id);
+      return;
+    }
+    if (appeal.state === 'approved') {
+      appeal = await this.deps.lock.run(id, async (lease) => {
+        const fresh = await store.get<Appeal>(`appeal:${id}`);
+        if (!fresh || fresh.state !== 'approved') return fresh;
+        const next = transition(fresh, 'publishing', this.deps.clock.now());
+        await lease.check();
+        await store.set(`appeal:${id}`, next);
+        return next;
+      });
+      if (!appeal || !['publishing', 'published'].includes(appeal.state)) return;
+    }
+
+    const outgoing = this.publishable(appeal).filter((o) => !only || only.includes(o.network));
+    const outcomes = await Promise.all(outgoing.map((o) => this.publishOne(appeal, o, hash, retry, log)));
+    if (outcomes.some((o) => o === 'busy')) return; // another worker is on it and will finish the round
+    await this.finishRound(id, log);
+  }
+
+  /** One network: lease, recover or publish, record, then tell the thread. */
+  private async publishOne(appeal: Appeal, out: OutgoingContent, hash: string, retry: boolean, parent: Logger): Promise<Outcome> {
+    const { store, clock } = this.deps;
+    const network = out.network;
+    const log = parent.child({ network });
+    const recordKey = publishKeys.record(appeal.id, network);
+    const due = (rec: PublicationRecord | undefined) =>
+      !rec || rec.hash !== hash || (rec.state === 'failed' && (retry || (rec.retryAt !== undefined && rec.retryAt <= clock.now())));
+
+    if (!due(await store.get<PublicationRecord>(recordKey))) return 'skipped';
+    const lease = await tryLease(store, publishKeys.lease(appeal.id, network, hash), this.deps.leaseMs ?? DEFAULT_LEASE_MS);
+    if (!lease) return 'busy';
+    try {
+      // Someone may have finished between our first look and taking the lease.
+      if (!due(await store.get<PublicationRecord>(recordKey))) return 'skipped';
+      const adapter = this.deps.networks.get(network);
+      if (!adapter) {
+        return await this.fail(appeal, hash, network, new NetworkError({
+          network, code: 'auth', permanent: true,
+          userMessage: `${NETWORK_LABELS[network]} isn't configured on this bot any more (its credentials are not set)`,
+        }), log);
+      }
+
+      const attemptKey = publishKeys.attempt(appeal.id, network, hash);
+      const attempt = await store.get<{ startedAt: number }>(attemptKey);
+      const ref = reference(appeal.id);
+      if (attempt) {
+        // An earlier attempt may have reached the network: look before posting again.
+        const found = await adapter.findPublished(ref, attempt.startedAt - RECOVERY_SLACK_MS);
+        if (found) {
+          log.warn({ postId: found.postId }, 'found the post of an interrupted attempt: not posting again');
+          return await this.succeed(appeal, hash, network, found, true, log);
+        }
+      } else {
+        await store.set(attemptKey, { startedAt: clock.now() });
+      }
+
+      const media = await this.loadMedia(appeal, out.media);
+      const started = clock.now();
+      const post = await adapter.publish({
+        appealId: appeal.id,
+        hash,
+        text: out.text,
+        ...(out.title !== undefined ? { title: out.title } : {}),
+        media,
+        reference: ref,
+      });
+      log.info({ postId: post.postId, ms: clock.now() - started }, 'published');
+      return await this.succeed(appeal, hash, network, post, false, log);
+    } catch (err) {
+      const e = err instanceof NetworkError
+        ? err
+        : new NetworkError({ network, code: 'unknown', permanent: false, userMessage: 'something went wrong on our side', cause: err });
+      if (!(err instanceof NetworkError)) log.error({ err }, 'publishing failed unexpectedly');
+      return await this.fail(appeal, hash, network, e, log);
+    } finally {
+      await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the publish lease'));
+    }
+  }
+
+  private async succeed(appeal: Appeal, hash: string, network: NetworkName, post: PublishedPost, recovered: boolean, log: Logger): Promise<PublicationRecord> {
+    const rec: PublicationRecord = {
+      state: 'published',
+      network,
+      hash,
+      at: post.createdAt ?? this.deps.clock.now(),
+      postId: post.postId,
+      url: post.url,
+      ...(post.extra ? { extra: post.extra } : {}),
+      ...(recovered ? { recovered } : {}),
+    };
+    // Recorded first: a crash after this never publishes again.
+    await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
+    await this.deps.store.addToSet(publishKeys.live, liveMember(appeal.id, network, post.postId));
+    log.info({ postId: post.postId, url: post.url, recovered }, 'publication recorded');
+    await this.say(appeal, msg`:loudspeaker: ${strong(`${showId(appeal.id)} is live on ${NETWORK_LABELS[network]}`)}: ${link(post.url, post.url.replace(/^https?:\/\//, ''))}${recovered ? ' (found after an interruption: it was posted once)' : ''}`);
+    return rec;
+  }
+
+  private async fail(appeal: Appeal, hash: string, network: NetworkName, err: NetworkError, log: Logger): Promise<PublicationRecord> {
+    const now = this.deps.clock.now();
+    const retryAt = err.code === 'rate_limited' && err.retryAfterMs !== undefined ? now + err.retryAfterMs : undefined;
+    const rec: PublicationRecord = {
+      state: 'failed',
+      network,
+      hash,
+      at: now,
+      reason: err.userMessage,
+      code: err.code,
+      permanent: err.permanent,
+      ...(retryAt !== undefined ? { retryAt } : {}),
+    };
+    await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
+    log.warn({ code: err.code, status: err.status, permanent: err.permanent, retryAt, err }, 'publishing failed');
+    const label = NETWORK_LABELS[network];
+    const next: Message = retryAt !== undefined
+      ? msg`Loudhailer tries again by itself at ${clockTime(retryAt)}; ${code(`/appeal retry ${appeal.id} ${network}`)} tries now.`
+      : msg`${code(`/appeal retry ${appeal.id} ${network}`)} tries again.`;
+    await this.say(appeal, msg`:warning: ${strong(`${showId(appeal.id)} couldn't be published on ${label}`)}: ${err.userMessage}. ${next}`);
+    return rec;
+  }
+
+  /** After a round: state, the card, and whether the appeal still needs the sweeper. */
+  private async finishRound(id: string, log: Logger): Promise<void> {
+    const { store, clock } = this.deps;
+    await this.deps.lock.run(id, async (lease) => {
+      const appeal = await store.get<Appeal>(`appeal:${id}`);
+      if (!appeal || (appeal.state !== 'publishing' && appeal.state !== 'published')) return;
+      const records = await this.records(appeal);
+      const hash = appeal.approval!.hash;
+      const targets = this.publishable(appeal).map((o) => o.network);
+      const published = targets.filter((n) => { const r = records.get(n); return r?.state === 'published' && r.hash === hash; });
+      const open = targets.filter((n) => {
+        const r = records.get(n);
+        return !r || r.hash !== hash || (r.state === 'failed' && r.retryAt !== undefined);
+      });
+      if (open.length === 0) await store.removeFromSet(publishKeys.pending, id);
+      if (appeal.state === 'publishing' && published.length > 0) {
+        const next = transition(appeal, 'published', clock.now());
+        await lease.check();
+        await store.set(`appeal:${id}`, next);
+        log.info({ published }, 'appeal published');
+        const card = currentCard(next);
+        if (card) {
+          await this.deps.room
+            .updateCard({ channel: next.channel, ts: card.ts }, this.deps.cardView(next, card.revision, card.hash))
+            .catch((err: unknown) => log.warn({ err }, 'card update failed'));
+        }
+      }
+    });
+  }
+
+  /** The approved images, checked against their hashes: what was approved is what is sent. */
+  private async loadMedia(appeal: Appeal, shas: readonly string[]): Promise<MediaFile[]> {
+    const files: MediaFile[] = [];
+    for (const sha of shas) {
+      const item = appeal.media.find((m) => m.sha256 === sha);
+      const b64 = await this.deps.store.get<string>(`media:${sha}`);
+      const bytes = b64 === undefined ? undefined : Buffer.from(b64, 'base64');
+      if (!item || !bytes || createHash('sha256').update(bytes).digest('hex') !== sha) {
+        throw new NetworkError({ network: 'store', code: 'invalid', permanent: true, userMessage: `an approved image (${sha.slice(0, 8)}) is missing or changed in the store, so nothing was sent` });
+      }
+      files.push({ sha256: sha, bytes, mime: item.mime, name: item.name });
+    }
+    return files;
+  }
+
+  private async say(appeal: Appeal, message: Message): Promise<void> {
+    await this.deps.room.post(appeal.channel, appeal.threadTs, message).catch((err: unknown) => {
+      this.deps.logger.warn({ err, appeal: appeal.id }, 'could not post in the thread');
+    });
+  }
+}
+
+function clockTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+}

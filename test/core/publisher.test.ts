@@ -1,0 +1,193 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Appeal } from '../../src/core/appeal.js';
+import { systemClock, type Logger, type Store } from '../../src/core/ports.js';
+import { liveMember, publishKeys, type PublicationRecord } from '../../src/core/publisher.js';
+import { AppealService, keys } from '../../src/core/service.js';
+import { plain } from '../../src/core/messages.js';
+import { openStore } from '../../src/store/index.js';
+import { fakeMedia, FakeRoom } from '../helpers/fake-room.js';
+import { duplicate, FakeNetwork, rateLimited, unavailable } from '../helpers/fake-network.js';
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const CHANNEL = 'CINC';
+
+describe('publishing an approved appeal', () => {
+  let store: Store;
+  let room: FakeRoom;
+  let x: FakeNetwork;
+  let service: AppealService;
+
+  beforeEach(async () => {
+    store = await openStore('sqlite://:memory:');
+    room = new FakeRoom();
+    x = new FakeNetwork('x');
+    service = makeService();
+  });
+  afterEach(async () => {
+    await service.publisher.stop();
+    await store.close();
+  });
+
+  function makeService(networks = new Map([['x' as const, x]])): AppealService {
+    return new AppealService({
+      store, room, media: fakeMedia, clock: systemClock, logger: silent,
+      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
+      enabledNetworks: ['x'],
+      networks,
+      recheckDelaysMs: [],
+      publishLeaseMs: 300,
+    });
+  }
+
+  async function draftWithImage(text = 'Have you seen this man?'): Promise<Appeal> {
+    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text });
+    const ids = await store.members(keys.appeals(CHANNEL));
+    const appeal = (await Promise.all(ids.map((id) => store.get<Appeal>(keys.appeal(id))))).find((a) => a!.text === text)!;
+    await service.addFiles({ channel: CHANNEL, threadTs: appeal.threadTs, user: 'UAUTHOR', files: [{ name: 'cctv.png', fetch: async () => Buffer.from(`IMG-${text}`) }] });
+    return (await store.get<Appeal>(keys.appeal(appeal.id)))!;
+  }
+
+  async function approve(appeal: Appeal, approvers = ['UAPP1', 'UAPP2']): Promise<void> {
+    const card = appeal.cards.at(-1)!.ts;
+    for (const u of approvers) room.react(card, u, 'white_check_mark', true);
+    await Promise.all(approvers.map((u) => service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true })));
+  }
+
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, 20));
+    await service.publisher.idle();
+  };
+  const load = async (id: string) => (await store.get<Appeal>(keys.appeal(id)))!;
+  const record = (id: string) => store.get<PublicationRecord>(publishKeys.record(id, 'x'));
+
+  it('publishes once on approval, records the post before telling the thread, and marks it live', async () => {
+    const appeal = await draftWithImage();
+    await approve(appeal);
+    await settle();
+    expect(x.calls.publish).toBe(1);
+    expect(x.posts[0]!.text).toContain(`Ref ${appeal.id}`);
+    expect(x.posts[0]!.media).toEqual([appeal.media[0]!.sha256]);
+    const rec = await record(appeal.id);
+    expect(rec).toMatchObject({ state: 'published', postId: x.posts[0]!.id, hash: appeal.cards.at(-1)!.hash });
+    expect((await load(appeal.id)).state).toBe('published');
+    expect(await store.members(publishKeys.live)).toEqual([liveMember(appeal.id, 'x', x.posts[0]!.id)]);
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+    const texts = room.texts();
+    expect(texts.findIndex((t) => t.includes('approved by'))).toBeLessThan(texts.findIndex((t) => t.includes('is live on X')));
+    expect(texts.find((t) => t.includes('is live on X'))).toContain(`x.example/status/${x.posts[0]!.id}`);
+  });
+
+  it('publishes once however many workers try at the same time', async () => {
+    const appeal = await draftWithImage();
+    x.delayMs = 50;
+    await approve(appeal);
+    const other = makeService();
+    await Promise.all([service.publisher.publish(appeal.id), other.publisher.publish(appeal.id), service.publisher.sweep(), other.publisher.sweep()]);
+    await settle();
+    await other.publisher.stop();
+    expect(x.calls.publish).toBe(1);
+    expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
+  });
+
+  it('after an interrupted attempt, finds the post by its reference instead of posting again', async () => {
+    const appeal = await draftWithImage();
+    // The post went out, the answer was lost, the process died before recording anything.
+    x.loseAnswer = unavailable();
+    const crashing = makeService();
+    await crashing.publisher.stop(); // a stopped publisher doesn't start on approval
+    await approve(appeal);
+    await settle();
+    expect(x.posts).toHaveLength(1);
+    // That attempt recorded a failure; simulate the crash having happened before it could.
+    await store.delete(publishKeys.record(appeal.id, 'x'));
+    await store.addToSet(publishKeys.pending, appeal.id);
+    const restarted = makeService();
+    await restarted.publisher.sweep();
+    await restarted.publisher.stop();
+    expect(x.posts).toHaveLength(1);
+    expect(x.calls.find).toBeGreaterThanOrEqual(1);
+    expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id, recovered: true });
+    expect(room.texts().some((t) => t.includes('posted once'))).toBe(true);
+  });
+
+  it('an unknown outcome is never retried blindly: the retry looks first', async () => {
+    const appeal = await draftWithImage();
+    x.loseAnswer = unavailable();
+    await approve(appeal);
+    await settle();
+    expect(await record(appeal.id)).toMatchObject({ state: 'failed' });
+    const reply = await service.execute({ kind: 'retry', id: appeal.id }, { channel: CHANNEL, user: 'UAUTHOR' });
+    expect(plain(reply)).toContain('Retrying');
+    await settle();
+    expect(x.posts).toHaveLength(1);
+    expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id });
+  });
+
+  it('a permanent failure is posted with its reason, not retried by itself, and /appeal retry tries again', async () => {
+    const appeal = await draftWithImage();
+    x.publishErrors.push(duplicate());
+    await approve(appeal);
+    await settle();
+    expect(x.calls.publish).toBe(1);
+    expect(room.texts().find((t) => t.includes("couldn't be published on X"))).toContain('duplicate');
+    expect((await load(appeal.id)).state).toBe('publishing');
+    await service.publisher.sweep();
+    expect(x.calls.publish).toBe(1);
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+
+    const outsider = await service.execute({ kind: 'retry', id: appeal.id }, { channel: CHANNEL, user: 'UOUT' });
+    expect(plain(outsider)).toContain('Only the author');
+    const reply = await service.execute({ kind: 'retry', id: appeal.id, network: 'x' }, { channel: CHANNEL, user: 'UAPP3' });
+    expect(plain(reply)).toContain('Retrying');
+    await settle();
+    expect(x.posts).toHaveLength(1);
+    expect((await load(appeal.id)).state).toBe('published');
+    const again = await service.execute({ kind: 'retry', id: appeal.id, network: 'x' }, { channel: CHANNEL, user: 'UAUTHOR' });
+    expect(plain(again)).toContain('already live on X');
+    await settle();
+    expect(x.posts).toHaveLength(1);
+  });
+
+  it('a rate limit that ends later is tried again by itself once it has ended', async () => {
+    const appeal = await draftWithImage();
+    x.publishErrors.push(rateLimited(150));
+    await approve(appeal);
+    await settle();
+    const rec = await record(appeal.id);
+    expect(rec).toMatchObject({ state: 'failed', code: 'rate_limited' });
+    expect(room.texts().find((t) => t.includes("couldn't be published on X"))).toContain('tries again by itself');
+    await service.publisher.sweep();
+    expect(x.posts).toHaveLength(0); // not yet
+    await new Promise((r) => setTimeout(r, 200));
+    await service.publisher.sweep();
+    expect(x.posts).toHaveLength(1);
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+  });
+
+  it('refuses to send an image whose stored bytes changed after approval', async () => {
+    const appeal = await draftWithImage();
+    await store.set(keys.media(appeal.media[0]!.sha256), Buffer.from('tampered').toString('base64'));
+    await approve(appeal);
+    await settle();
+    expect(x.calls.publish).toBe(0);
+    expect(await record(appeal.id)).toMatchObject({ state: 'failed', permanent: true });
+  });
+
+  it('a network without credentials fails plainly and publishes nothing', async () => {
+    service = makeService(new Map());
+    const appeal = await draftWithImage();
+    await approve(appeal);
+    await settle();
+    expect(x.calls.publish).toBe(0);
+    expect(room.texts().find((t) => t.includes("couldn't be published on X"))).toContain("isn't configured");
+  });
+
+  it('retry refuses drafts and unknown ids, and changes nothing', async () => {
+    const appeal = await draftWithImage();
+    expect(plain(await service.execute({ kind: 'retry', id: appeal.id }, { channel: CHANNEL, user: 'UAUTHOR' }))).toContain('is draft');
+    expect(plain(await service.execute({ kind: 'retry', id: 'ZZZZ' }, { channel: CHANNEL, user: 'UAUTHOR' }))).toContain('No appeal #ZZZZ');
+    expect(plain(await service.execute({ kind: 'retry', id: appeal.id }, { channel: 'COTHER', user: 'UAUTHOR' }))).toContain('No appeal');
+    await settle();
+    expect(x.calls.publish).toBe(0);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * An in-memory Network for core tests: it keeps posts like a network does, counts calls,
+ * and can be told to fail. Adapters are tested against wire-level fakes instead.
+ */
+import type { NetworkName } from '../../src/core/networks.js';
+import { NetworkError, type Network, type PublishRequest, type PublishedPost, type ReachCount } from '../../src/core/ports.js';
+
+export interface FakePost {
+  id: string;
+  text: string;
+  media: string[];
+  createdAt: number;
+  deleted: boolean;
+}
+
+export class FakeNetwork implements Network {
+  readonly posts: FakePost[] = [];
+  readonly views = new Map<string, number>();
+  calls = { publish: 0, find: 0, reach: 0, withdraw: 0 };
+  readIds = 0;
+  /** Errors thrown by the next publish calls, in order. */
+  readonly publishErrors: NetworkError[] = [];
+  /** When set, publish creates the post and then throws this (the answer was lost). */
+  loseAnswer: NetworkError | undefined;
+  /** Pause inside publish, to let concurrent callers pile up. */
+  delayMs = 0;
+  private seq = 1000;
+
+  constructor(
+    readonly name: NetworkName = 'x',
+    readonly reachBatchSize = 100,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async publish(req: PublishRequest): Promise<PublishedPost> {
+    this.calls.publish++;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const err = this.publishErrors.shift();
+    if (err) throw err;
+    const post: FakePost = { id: String(++this.seq), text: req.text, media: req.media.map((m) => m.sha256), createdAt: this.now(), deleted: false };
+    this.posts.push(post);
+    if (this.loseAnswer) {
+      const lost = this.loseAnswer;
+      this.loseAnswer = undefined;
+      throw lost;
+    }
+    return this.toPublished(post);
+  }
+
+  async findPublished(reference: string, since: number): Promise<PublishedPost | undefined> {
+    this.calls.find++;
+    const re = new RegExp(`(^|\\s)${reference.replace(/\s+/g, '\\s+')}(?![A-Za-z0-9])`);
+    const post = [...this.posts].reverse().find((p) => !p.deleted && p.createdAt >= since && re.test(p.text));
+    return post ? this.toPublished(post) : undefined;
+  }
+
+  async reach(postIds: readonly string[]): Promise<Map<string, ReachCount>> {
+    if (postIds.length > this.reachBatchSize) throw new Error(`${postIds.length} ids in one call`);
+    this.calls.reach++;
+    this.readIds += postIds.length;
+    const out = new Map<string, ReachCount>();
+    for (const id of postIds) {
+      const p = this.posts.find((x) => x.id === id && !x.deleted);
+      if (p) out.set(id, { count: this.views.get(id) ?? 0, kind: 'views' });
+    }
+    return out;
+  }
+
+  async withdraw(post: PublishedPost): Promise<void> {
+    this.calls.withdraw++;
+    const p = this.posts.find((x) => x.id === post.postId);
+    if (p) p.deleted = true;
+  }
+
+  /** Adds a live post directly (for reach tests). */
+  seed(text: string, createdAt = this.now()): FakePost {
+    const post: FakePost = { id: String(++this.seq), text, media: [], createdAt, deleted: false };
+    this.posts.push(post);
+    return post;
+  }
+
+  private toPublished(p: FakePost): PublishedPost {
+    return { postId: p.id, url: `https://x.example/status/${p.id}`, createdAt: p.createdAt };
+  }
+}
+
+export const rateLimited = (retryAfterMs: number) =>
+  new NetworkError({ network: 'x', code: 'rate_limited', userMessage: 'X is rate-limiting posts', permanent: false, retryAfterMs });
+export const duplicate = () =>
+  new NetworkError({ network: 'x', code: 'duplicate', userMessage: 'X refused the post as a duplicate', permanent: true, status: 403 });
+export const unavailable = () =>
+  new NetworkError({ network: 'x', code: 'unavailable', userMessage: 'X is not answering', permanent: false, ambiguous: true, status: 503 });
