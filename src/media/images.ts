@@ -6,6 +6,11 @@
  * decoded, and the output is a fresh encode with no metadata at all (no EXIF/GPS, XMP, IPTC, ICC,
  * comments), so what is published can't leak where or on what device a picture was taken.
  *
+ * The output is also made to fit the strictest network's size limit (X: 5 MB) here, at intake:
+ * what two people approve is exactly what every network is sent, so it can't be shrunk later.
+ * The image is decoded once to raw pixels; if the normal encode is too big, smaller encodes are
+ * made from those pixels (see `fitToSize`).
+ *
  * Buffers only: no temporary files.
  */
 import { createHash } from 'node:crypto';
@@ -18,14 +23,50 @@ export interface ImageProcessorOptions {
   maxPixels?: number;
   /** Shrink (never enlarge) so the longer edge is at most this many pixels. Default 4096. */
   maxLongEdge?: number;
+  /**
+   * The processed bytes are at most this long: a bigger encode is redone at lower quality and
+   * then smaller, or the image is refused. Default MAX_OUTPUT_BYTES (X's limit for images).
+   */
+  maxOutputBytes?: number;
 }
 
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 export const DEFAULT_MAX_LONG_EDGE = 4096;
+/** X accepts images of at most 5 MB; every network gets the same bytes, so this is the limit for all. */
+export const MAX_OUTPUT_BYTES = 5 * 1024 * 1024;
 
 /** JPEG quality of the re-encode: visually lossless for photos, roughly half the bytes of q95+. */
 const JPEG_QUALITY = 88;
-/** A pathological image must not pin a libuv thread forever. */
+/**
+ * Lower JPEG qualities tried, in order, when the JPEG_QUALITY encode is over the size limit.
+ * Real photos at 4096 px nearly always fit by 80; 60 is still fine for a photo and is where
+ * cutting quality stops paying (further steps cost visible blocking for ever-smaller savings),
+ * so beyond it the image is made smaller instead, at quality 60.
+ */
+const JPEG_QUALITY_STEPS = [80, 70, 60] as const;
+/** PNG encoder settings tried when the default PNG encode is over the size limit. */
+const PNG_MAX_COMPRESSION = { compressionLevel: 9, adaptiveFiltering: true } as const;
+/** Each scale-down step shrinks the long edge to at most this fraction of the previous step's. */
+const SCALE_STEP = 0.75;
+/**
+ * The next step's size is predicted from the last encode's (bytes ≈ proportional to pixels) and
+ * aimed a little under (on the long edge; 0.95² ≈ 90% of the bytes), so one step usually fits
+ * without shrinking more than needed.
+ */
+const SCALE_AIM = 0.95;
+/**
+ * A JPEG is never shrunk below this fraction of its long edge (after maxLongEdge): 4096 → 1024.
+ * With the 5 MB limit this is never reached (1024 × 1024 pixels are 3 MB uncompressed); it only
+ * bounds the ladder for small custom limits, where the image is refused instead of posted tiny.
+ */
+const JPEG_MIN_SCALE = 0.25;
+/**
+ * A PNG is shrunk at most to this fraction of its long edge (one step). A PNG that is still too
+ * big is a photo (or photo-like) saved as PNG: a JPEG of it at full size is then better than a
+ * much smaller PNG (a CCTV still keeps its resolution), so the JPEG ladder takes over.
+ */
+const PNG_MIN_SCALE = 0.75;
+/** A pathological image must not pin a libuv thread forever: the limit for decode and all encodes together. */
 const PROCESS_TIMEOUT_SECONDS = 30;
 /**
  * At most this many images are decoded at once by this processor. A 50-megapixel RGBA decode can
@@ -50,8 +91,13 @@ const OUTPUT: Readonly<Record<SourceFormat, { format: ImageFormat; mime: Process
 export function createImageProcessor(options: ImageProcessorOptions = {}): MediaProcessor {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxLongEdge = options.maxLongEdge ?? DEFAULT_MAX_LONG_EDGE;
+  const maxOutputBytes = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new RangeError('maxPixels must be a positive integer');
   if (!Number.isSafeInteger(maxLongEdge) || maxLongEdge < 1) throw new RangeError('maxLongEdge must be a positive integer');
+  if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 1) {
+    throw new RangeError('maxOutputBytes must be a positive integer');
+  }
+  const limits: Limits = { maxPixels, maxLongEdge, maxOutputBytes };
 
   // libvips keeps a cache of recent operations (default up to 50 MB / 100 operations) so that
   // repeating the same pipeline on the same input is free. A bot never processes the same upload
@@ -71,7 +117,7 @@ export function createImageProcessor(options: ImageProcessorOptions = {}): Media
       if (!(raw instanceof Uint8Array)) throw new TypeError('processImage expects a Buffer');
       const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       const sourceFormat = await sniff(bytes);
-      return limit(() => processKnownImage(bytes, sourceFormat, maxPixels, maxLongEdge));
+      return limit(() => processKnownImage(bytes, sourceFormat, limits));
     },
   };
 }
@@ -179,12 +225,17 @@ function describeText(bytes: Buffer): string | undefined {
  */
 const FAIL_ON = 'error' as const;
 
-async function processKnownImage(
-  input: Buffer,
-  sourceFormat: SourceFormat,
-  maxPixels: number,
-  maxLongEdge: number,
-): Promise<ProcessedImage> {
+interface Limits {
+  maxPixels: number;
+  maxLongEdge: number;
+  maxOutputBytes: number;
+}
+
+async function processKnownImage(input: Buffer, sourceFormat: SourceFormat, limits: Limits): Promise<ProcessedImage> {
+  // The timeout covers the decode and every encode together; queueing for the limiter is not counted.
+  const deadline = Date.now() + PROCESS_TIMEOUT_SECONDS * 1000;
+  const { maxPixels, maxLongEdge } = limits;
+
   // Header only: nothing is decoded here. The pixel limit is lifted for this call only because
   // sharp would otherwise refuse without telling us the dimensions; it is checked just below and
   // enforced again (limitInputPixels) by the decode.
@@ -216,39 +267,165 @@ async function processKnownImage(
     );
   }
 
+  // The one decode: to raw 8-bit sRGB pixels, oriented and within maxLongEdge (and flattened onto
+  // white when the output is a JPEG). Every encode below starts from these pixels, so a large
+  // noisy image that needs several tries costs one decode, not one per try. Encoding them with
+  // the first settings gives exactly the bytes a single decode-and-encode pipeline would.
   const output = OUTPUT[sourceFormat];
   let pipeline = sharp(input, { failOn: FAIL_ON, limitInputPixels: maxPixels, animated: false })
-    .timeout({ seconds: PROCESS_TIMEOUT_SECONDS })
+    .timeout({ seconds: secondsLeft(deadline) })
     .autoOrient();
   if (Math.max(width, height) > maxLongEdge) {
     pipeline = pipeline.resize({ width: maxLongEdge, height: maxLongEdge, fit: 'inside', withoutEnlargement: true });
   }
-  // Without keepMetadata()/withMetadata()/keepExif()/keepIccProfile()/withXmp() sharp writes no
-  // EXIF, XMP, IPTC, ICC or comments at all; the tests check that this stays true.
   pipeline = pipeline.toColourspace('srgb');
-  pipeline =
-    output.format === 'jpeg'
-      ? pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: JPEG_QUALITY, mozjpeg: false })
-      : pipeline.png();
+  if (output.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' });
 
-  let result: { data: Buffer; info: OutputInfo };
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
-    result = await pipeline.toBuffer({ resolveWithObject: true });
+    decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new MediaRejected(describeSharpError(error), { cause: error });
   }
+  const pixels: Pixels = {
+    data: decoded.data,
+    width: decoded.info.width,
+    height: decoded.info.height,
+    channels: decoded.info.channels,
+  };
 
-  const { data, info } = result;
+  const encoded = await fitToSize(pixels, output.format, limits.maxOutputBytes, deadline);
+  const { data, info } = encoded;
   return {
     kind: 'image',
     bytes: data,
-    format: output.format,
-    mime: output.mime,
+    format: encoded.format,
+    mime: encoded.format === 'jpeg' ? 'image/jpeg' : 'image/png',
     width: info.width,
     height: info.height,
     sha256: createHash('sha256').update(data).digest('hex'),
     sourceFormat,
   };
+}
+
+/** Decoded, oriented, 8-bit sRGB pixels (3 channels, or 4 with alpha). */
+interface Pixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+type Encoding =
+  | { format: 'jpeg'; quality: number; longEdge: number }
+  | { format: 'png'; maxCompression: boolean; longEdge: number };
+
+interface Encoded {
+  format: ImageFormat;
+  data: Buffer;
+  info: OutputInfo;
+}
+
+/**
+ * Encodes `pixels` as `format`, and if that is over `maxBytes` tries, in order, until one fits:
+ *
+ * - JPEG: quality 88 (the normal encode), then 80, 70, 60 at full size; then at quality 60, a
+ *   smaller long edge per step (at most ×0.75 of the last, less when the last size says more is
+ *   needed), down to a quarter of the long edge.
+ * - PNG: the default encode (the normal one), then maximum compression; then, at maximum
+ *   compression, ×0.75 of the long edge if the last size says that can fit. A PNG still too big
+ *   is a photo saved as PNG: it goes through the JPEG ladder above (flattened onto white), from
+ *   full size, and comes out as a JPEG.
+ *
+ * Bounded: at most 4 + 5 = 9 JPEG encodes (full size, then 3072, 2304, 1728, 1296, 1024 for a
+ * 4096 long edge), after at most 3 PNG ones; 12 in the worst case, usually 1. What fits within
+ * none of them is refused. Every encode starts from the same decoded pixels and, as before,
+ * writes no metadata at all (no EXIF, XMP, IPTC, ICC or comments).
+ */
+async function fitToSize(pixels: Pixels, format: ImageFormat, maxBytes: number, deadline: number): Promise<Encoded> {
+  const fullEdge = Math.max(pixels.width, pixels.height);
+  const fits = (encoded: Encoded): boolean => encoded.data.length <= maxBytes;
+
+  if (format === 'png') {
+    let encoded = await encode(pixels, { format: 'png', maxCompression: false, longEdge: fullEdge }, deadline);
+    if (fits(encoded)) return encoded;
+    encoded = await encode(pixels, { format: 'png', maxCompression: true, longEdge: fullEdge }, deadline);
+    if (fits(encoded)) return encoded;
+    const minEdge = Math.max(1, Math.ceil(fullEdge * PNG_MIN_SCALE));
+    let edge = fullEdge;
+    for (;;) {
+      const predicted = predictEdge(edge, encoded.data.length, maxBytes);
+      // Not worth a (slow) PNG encode that is predicted not to fit: straight on to JPEG.
+      if (predicted < minEdge || edge <= minEdge) break;
+      edge = Math.max(minEdge, Math.min(Math.floor(edge * SCALE_STEP), predicted));
+      encoded = await encode(pixels, { format: 'png', maxCompression: true, longEdge: edge }, deadline);
+      if (fits(encoded)) return encoded;
+    }
+  }
+
+  let encoded = await encode(pixels, { format: 'jpeg', quality: JPEG_QUALITY, longEdge: fullEdge }, deadline);
+  if (fits(encoded)) return encoded;
+  let quality: number = JPEG_QUALITY;
+  for (const step of JPEG_QUALITY_STEPS) {
+    quality = step;
+    encoded = await encode(pixels, { format: 'jpeg', quality, longEdge: fullEdge }, deadline);
+    if (fits(encoded)) return encoded;
+  }
+  const minEdge = Math.max(1, Math.ceil(fullEdge * JPEG_MIN_SCALE));
+  let edge = fullEdge;
+  while (edge > minEdge) {
+    edge = Math.max(minEdge, Math.min(Math.floor(edge * SCALE_STEP), predictEdge(edge, encoded.data.length, maxBytes)));
+    encoded = await encode(pixels, { format: 'jpeg', quality, longEdge: edge }, deadline);
+    if (fits(encoded)) return encoded;
+  }
+
+  throw new MediaRejected(
+    `the image is too large to post: even reduced, it stays over ${formatBytes(maxBytes)} (the most that can be ` +
+      'posted); post a smaller or less detailed copy of it',
+    { cause: new Error(`smallest encode: ${encoded.data.length} bytes at long edge ${edge}, quality ${quality}`) },
+  );
+}
+
+/** The long edge at which an encode of `bytes` at `edge` should come in under `maxBytes`. */
+function predictEdge(edge: number, bytes: number, maxBytes: number): number {
+  return Math.floor(edge * Math.sqrt(maxBytes / bytes) * SCALE_AIM);
+}
+
+async function encode(pixels: Pixels, encoding: Encoding, deadline: number): Promise<Encoded> {
+  const { data, width, height, channels } = pixels;
+  // Our own pixels, already held to maxPixels by the decode: sharp's default input limit must not apply.
+  let pipeline = sharp(data, { raw: { width, height, channels }, limitInputPixels: false }).timeout({
+    seconds: secondsLeft(deadline),
+  });
+  if (encoding.longEdge < Math.max(width, height)) {
+    pipeline = pipeline.resize({ width: encoding.longEdge, height: encoding.longEdge, fit: 'inside' });
+  }
+  // Without keepMetadata()/withMetadata()/keepExif()/keepIccProfile()/withXmp() sharp writes no
+  // EXIF, XMP, IPTC, ICC or comments at all (and raw pixels carry none anyway); the tests check
+  // that this stays true for every step of the ladder.
+  if (encoding.format === 'jpeg') {
+    // A no-op for pixels already flattened by the decode; needed for a PNG that becomes a JPEG.
+    pipeline = pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: encoding.quality, mozjpeg: false });
+  } else {
+    pipeline = encoding.maxCompression ? pipeline.png(PNG_MAX_COMPRESSION) : pipeline.png();
+  }
+  try {
+    const { data: bytes, info } = await pipeline.toBuffer({ resolveWithObject: true });
+    return { format: encoding.format, data: bytes, info };
+  } catch (error) {
+    throw new MediaRejected(describeSharpError(error), { cause: error });
+  }
+}
+
+/** Whole seconds left before `deadline` for sharp's timeout (which takes whole seconds; 0 would mean none). */
+function secondsLeft(deadline: number): number {
+  const ms = deadline - Date.now();
+  if (ms <= 0) {
+    throw new MediaRejected('the image took too long to process; try a smaller copy of it', {
+      cause: new Error(`over the ${PROCESS_TIMEOUT_SECONDS} s processing limit`),
+    });
+  }
+  return Math.ceil(ms / 1000);
 }
 
 function describeSharpError(error: unknown): string {
@@ -260,6 +437,13 @@ function describeSharpError(error: unknown): string {
 
 function formatMegapixels(pixels: number): string {
   return String(Number((pixels / 1_000_000).toPrecision(3))); // 50, 12.3, 0.005
+}
+
+/** 5 MB, 1.5 MB, 200 KB, 900 bytes (binary units, as the networks count them). */
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Number((bytes / (1024 * 1024)).toPrecision(3))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toPrecision(3))} KB`;
+  return `${bytes} bytes`;
 }
 
 // ---------------------------------------------------------------------------------------------

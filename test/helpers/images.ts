@@ -1,6 +1,6 @@
 /**
- * Synthetic image fixtures for tests. Every picture here is generated (gradients and flat
- * colours): no real person, no real place beyond a made-up GPS fix, nothing read from disk.
+ * Synthetic image fixtures for tests. Every picture here is generated (gradients, flat
+ * colours and pseudo-random noise): no real person, no real place beyond a made-up GPS fix, nothing read from disk.
  *
  * Used by test/media and by end-to-end tests elsewhere; keep the signatures stable.
  */
@@ -33,14 +33,11 @@ function gradient(width: number, height: number): Sharp {
 }
 
 /**
- * A 64×48 (stored) gradient JPEG carrying the metadata an officer's phone would leak:
- * EXIF Make/Model, DateTimeOriginal, GPS latitude/longitude, an EXIF orientation
- * (default 6: "rotate 90° clockwise to display", so it displays as 48×64), an XMP packet
- * and an ICC profile. test/media checks with exifreader that the GPS tags really are there.
+ * Adds the metadata an officer's phone would leak: EXIF Make/Model, DateTimeOriginal, GPS,
+ * an EXIF orientation, an XMP packet and an ICC profile.
  */
-export async function jpegWithGps(options: { orientation?: number; width?: number; height?: number } = {}): Promise<Buffer> {
-  const { orientation = 6, width = 64, height = 48 } = options;
-  return gradient(width, height)
+function withPhoneMetadata(image: Sharp, orientation: number): Sharp {
+  return image
     .withExif({
       IFD0: { Make: FIXTURE_CAMERA.make, Model: FIXTURE_CAMERA.model, Software: 'loudhailer-fixture' },
       IFD2: { DateTimeOriginal: '2024:05:01 12:34:56' },
@@ -57,9 +54,18 @@ export async function jpegWithGps(options: { orientation?: number; width?: numbe
       '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
         '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:creator="DC 1234 Fixture"/>' +
         '</rdf:RDF></x:xmpmeta>',
-    )
-    .jpeg({ quality: 90 })
-    .toBuffer();
+    );
+}
+
+/**
+ * A 64×48 (stored) gradient JPEG carrying the metadata an officer's phone would leak:
+ * EXIF Make/Model, DateTimeOriginal, GPS latitude/longitude, an EXIF orientation
+ * (default 6: "rotate 90° clockwise to display", so it displays as 48×64), an XMP packet
+ * and an ICC profile. test/media checks with exifreader that the GPS tags really are there.
+ */
+export async function jpegWithGps(options: { orientation?: number; width?: number; height?: number } = {}): Promise<Buffer> {
+  const { orientation = 6, width = 64, height = 48 } = options;
+  return withPhoneMetadata(gradient(width, height), orientation).jpeg({ quality: 90 }).toBuffer();
 }
 
 /** A gradient JPEG without metadata; large sizes are made by upscaling a small gradient (fast). */
@@ -220,4 +226,56 @@ export async function webp(options: { alpha?: boolean; width?: number; height?: 
   const { width = 64, height = 48 } = options;
   const source = options.alpha ? sharp(await plainPng(width, height, { alpha: true })) : gradient(width, height);
   return source.webp({ quality: 90 }).toBuffer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noise: the worst case for an encoder's size (every pixel independent, nothing to compress).
+
+/**
+ * `width × height × channels` bytes of deterministic pseudo-random noise (xorshift32 from
+ * `seed`): the same fixture every run, and fast (a 4000×3000 RGB frame takes tens of ms).
+ */
+export function noiseRaw(width: number, height: number, channels = 3, seed = 1): Buffer {
+  const raw = Buffer.alloc(width * height * channels);
+  const words = new Uint32Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 4));
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    words[i] = state >>> 0;
+  }
+  for (let i = words.length * 4; i < raw.length; i++) raw[i] = (i * 131) & 0xff; // the last 0–3 bytes
+  return raw;
+}
+
+/**
+ * A random-noise JPEG (quality 92 by default: a 4000×3000 one is about 10 MB) carrying the same
+ * phone metadata as `jpegWithGps` (GPS, camera, XMP, ICC) with EXIF orientation `orientation`
+ * (default 1: stored the right way up).
+ */
+export function noisyJpeg(
+  width: number,
+  height: number,
+  options: { orientation?: number; quality?: number; seed?: number } = {},
+): Promise<Buffer> {
+  const { orientation = 1, quality = 92, seed = 1 } = options;
+  const image = sharp(noiseRaw(width, height, 3, seed), { raw: { width, height, channels: 3 } });
+  return withPhoneMetadata(image, orientation).jpeg({ quality }).toBuffer();
+}
+
+/**
+ * A random-noise PNG (about 3 bytes a pixel: incompressible). With `alpha`, an alpha channel
+ * that is opaque on the left half and fully transparent on the right half.
+ */
+export function noisyPng(width: number, height: number, options: { alpha?: boolean; seed?: number } = {}): Promise<Buffer> {
+  const { alpha = false, seed = 1 } = options;
+  let image = sharp(noiseRaw(width, height, 3, seed), { raw: { width, height, channels: 3 } });
+  if (alpha) {
+    const mask = Buffer.alloc(width * height);
+    for (let y = 0; y < height; y++) mask.fill(255, y * width, y * width + Math.floor(width / 2));
+    image = image.joinChannel(mask, { raw: { width, height, channels: 1 } });
+  }
+  // Level 1: quick to make, and the size hardly differs on noise.
+  return image.png({ compressionLevel: 1 }).toBuffer();
 }

@@ -1,15 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import ExifReader from 'exifreader';
-import sharp from 'sharp';
+import sharp, { type PngOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { MediaRejected, type ProcessedImage } from '../../src/core/ports.js';
-import { createImageProcessor } from '../../src/media/images.js';
+import { MAX_OUTPUT_BYTES, createImageProcessor } from '../../src/media/images.js';
 import {
   FIXTURE_CAMERA,
   animatedGif,
   animatedWebp,
   htmlAsJpg,
   jpegWithGps,
+  noisyJpeg,
+  noisyPng,
   pdfBytes,
   plainJpeg,
   plainPng,
@@ -71,6 +73,26 @@ function expectValidResult(result: ProcessedImage): void {
   expect(result.kind).toBe('image');
   expect(result.sha256).toBe(createHash('sha256').update(result.bytes).digest('hex'));
   expect(result.mime).toBe(result.format === 'jpeg' ? 'image/jpeg' : 'image/png');
+}
+
+/**
+ * The pipeline as it was before the size limit, written out independently: one decode and one
+ * encode (JPEG quality 88 flattened onto white, or a default PNG) unless told otherwise.
+ */
+async function singlePass(
+  input: Buffer,
+  output: 'jpeg' | 'png',
+  encode: { quality?: number; png?: PngOptions } = {},
+): Promise<Buffer> {
+  const pipeline = sharp(input).autoOrient().toColourspace('srgb');
+  return output === 'jpeg'
+    ? pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: encode.quality ?? 88, mozjpeg: false }).toBuffer()
+    : pipeline.png(encode.png).toBuffer();
+}
+
+/** No APP1..APP15 segment (EXIF, XMP, ICC, IPTC…) and no COM segment at all. */
+function expectNoJpegMetadataSegments(bytes: Buffer): void {
+  expect(jpegMarkers(bytes).filter((m) => (m >= 0xe1 && m <= 0xef) || m === 0xfe)).toEqual([]);
 }
 
 async function expectNoMetadata(bytes: Buffer): Promise<void> {
@@ -309,5 +331,132 @@ describe('image pipeline: refusals', () => {
     const good = await plainPng(64, 48);
     const broken = Buffer.concat([good.subarray(0, 33), randomBytes(500)]); // signature + IHDR, then noise
     await rejection(processor.processImage(broken, 'x.png'));
+  });
+});
+
+describe('image pipeline: output size (at most 5 MB, so every network takes the approved bytes)', () => {
+  it('MAX_OUTPUT_BYTES is X\'s 5 MB, and maxOutputBytes must be a positive integer', () => {
+    expect(MAX_OUTPUT_BYTES).toBe(5 * 1024 * 1024);
+    for (const maxOutputBytes of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => createImageProcessor({ maxOutputBytes })).toThrow(RangeError);
+    }
+  });
+
+  it('a normal image is byte-for-byte the single encode it always was (no needless re-encode)', async () => {
+    const cases: Array<[Buffer, 'jpeg' | 'png']> = [
+      [await jpegWithGps(), 'jpeg'],
+      [await plainJpeg(800, 600), 'jpeg'],
+      [await webp({ alpha: true }), 'jpeg'],
+      [await plainPng(64, 48, { alpha: true }), 'png'],
+      [await stillGif(), 'png'],
+    ];
+    for (const [input, output] of cases) {
+      const expected = await singlePass(input, output);
+      const result = await processor.processImage(input, 'x');
+      expectValidResult(result);
+      expect(result.format).toBe(output);
+      expect(result.bytes.equals(expected)).toBe(true);
+      // The limit is inclusive: exactly the size still takes the normal encode.
+      const atLimit = await createImageProcessor({ maxOutputBytes: expected.length }).processImage(input, 'x');
+      expect(atLimit.bytes.equals(expected)).toBe(true);
+    }
+  });
+
+  it('JPEG: lowers the quality first (88 → 80), at full size', async () => {
+    const input = await noisyJpeg(1200, 900);
+    const q88 = await singlePass(input, 'jpeg');
+    const q80 = await singlePass(input, 'jpeg', { quality: 80 });
+    expect(q80.length).toBeLessThan(q88.length);
+    const result = await createImageProcessor({ maxOutputBytes: q80.length }).processImage(input, 'x.jpg');
+    expectValidResult(result);
+    expect([result.width, result.height]).toEqual([1200, 900]);
+    expect(result.bytes.equals(q80)).toBe(true);
+    await expectNoMetadata(result.bytes);
+  });
+
+  it('a 4000×3000 noisy phone JPEG (10 MB, GPS, orientation 6) comes out ≤ 5 MB, a JPEG, stripped, upright', async () => {
+    const input = await noisyJpeg(4000, 3000, { orientation: 6 });
+    expect(input.length).toBeGreaterThan(MAX_OUTPUT_BYTES);
+    expect(expandedTags(input).gps?.Latitude).toBeCloseTo(51.5034, 3);
+    const result = await processor.processImage(input, 'phone.jpg');
+    expectValidResult(result);
+    expect(result.bytes.length).toBeLessThanOrEqual(MAX_OUTPUT_BYTES);
+    expect(result).toMatchObject({ format: 'jpeg', mime: 'image/jpeg', sourceFormat: 'jpeg' });
+    // Turned upright (portrait), the shape kept, and not shrunk to nothing.
+    expect(result.height).toBeGreaterThan(result.width);
+    expect(result.height).toBeGreaterThanOrEqual(1024);
+    expect(result.height).toBeLessThanOrEqual(4000);
+    expect(Math.abs(result.width - (result.height * 3) / 4)).toBeLessThanOrEqual(1);
+    const meta = await sharp(result.bytes).metadata();
+    expect(meta.format).toBe('jpeg');
+    expect([meta.width, meta.height]).toEqual([result.width, result.height]);
+    await expectNoMetadata(result.bytes);
+    expectNoJpegMetadataSegments(result.bytes);
+    expect(result.bytes.includes(Buffer.from(FIXTURE_CAMERA.make))).toBe(false);
+    expect(result.bytes.includes(Buffer.from('DC 1234'))).toBe(false);
+  });
+
+  it('JPEG: makes it smaller when quality 60 is not enough, keeping its shape', async () => {
+    const maxOutputBytes = 150 * 1024;
+    const input = await noisyJpeg(1200, 900, { orientation: 6 });
+    expect((await singlePass(input, 'jpeg', { quality: 60 })).length).toBeGreaterThan(maxOutputBytes);
+    const result = await createImageProcessor({ maxOutputBytes }).processImage(input, 'x.jpg');
+    expectValidResult(result);
+    expect(result.format).toBe('jpeg');
+    expect(result.bytes.length).toBeLessThanOrEqual(maxOutputBytes);
+    expect(result.height).toBeLessThan(1200);
+    expect(result.height).toBeGreaterThanOrEqual(300); // never below a quarter of the long edge
+    expect(Math.abs(result.width - (result.height * 3) / 4)).toBeLessThanOrEqual(1);
+    const meta = await sharp(result.bytes).metadata();
+    expect([meta.width, meta.height]).toEqual([result.width, result.height]);
+    await expectNoMetadata(result.bytes);
+    expectNoJpegMetadataSegments(result.bytes);
+  });
+
+  it('refuses, in plain words, an image that can\'t be made small enough', async () => {
+    const input = await noisyJpeg(400, 300);
+    const rejected = await rejection(createImageProcessor({ maxOutputBytes: 1000 }).processImage(input, 'x.jpg'));
+    expect(rejected.reason).toBe(
+      'the image is too large to post: even reduced, it stays over 1000 bytes (the most that can be posted); ' +
+        'post a smaller or less detailed copy of it',
+    );
+  });
+
+  it('PNG: maximum compression first, at full size', async () => {
+    const input = await plainPng(640, 480);
+    const normal = await singlePass(input, 'png');
+    const max = await singlePass(input, 'png', { png: { compressionLevel: 9, adaptiveFiltering: true } });
+    expect(max.length).toBeLessThan(normal.length);
+    const result = await createImageProcessor({ maxOutputBytes: max.length }).processImage(input, 'x.png');
+    expectValidResult(result);
+    expect(result).toMatchObject({ format: 'png', mime: 'image/png', width: 640, height: 480 });
+    expect(result.bytes.equals(max)).toBe(true);
+  });
+
+  it('PNG: a little smaller (×0.75) when that is enough, still a PNG', async () => {
+    const maxOutputBytes = 1024 * 1024;
+    const input = await noisyPng(800, 600);
+    expect(input.length).toBeGreaterThan(maxOutputBytes);
+    const result = await createImageProcessor({ maxOutputBytes }).processImage(input, 'x.png');
+    expectValidResult(result);
+    expect(result).toMatchObject({ format: 'png', mime: 'image/png', sourceFormat: 'png', width: 600, height: 450 });
+    expect(result.bytes.length).toBeLessThanOrEqual(maxOutputBytes);
+    expect((await sharp(result.bytes).metadata()).format).toBe('png');
+    await expectNoMetadata(result.bytes);
+  });
+
+  it('a big noisy PNG (a photo saved as PNG, 12 MB) comes out ≤ 5 MB as a full-size JPEG, flattened onto white', async () => {
+    const input = await noisyPng(2000, 1500, { alpha: true }); // right half fully transparent
+    expect(input.length).toBeGreaterThan(MAX_OUTPUT_BYTES);
+    const result = await processor.processImage(input, 'photo.png');
+    expectValidResult(result);
+    expect(result).toMatchObject({ format: 'jpeg', mime: 'image/jpeg', sourceFormat: 'png', width: 2000, height: 1500 });
+    expect(result.bytes.length).toBeLessThanOrEqual(MAX_OUTPUT_BYTES);
+    const meta = await sharp(result.bytes).metadata();
+    expect(meta.format).toBe('jpeg');
+    expect(meta.channels).toBe(3);
+    for (const channel of await pixel(result.bytes, 1900, 750)) expect(channel).toBeGreaterThan(240);
+    await expectNoMetadata(result.bytes);
+    expectNoJpegMetadataSegments(result.bytes);
   });
 });
