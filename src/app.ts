@@ -11,6 +11,9 @@ import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, typ
 import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
 import { openStore } from './store/index.js';
+import { createNetworks } from './platforms/index.js';
+import { ReachPoller } from './core/reach.js';
+import { DAY_MS } from './core/reach-plan.js';
 
 export interface AppHandle {
   port: number;
@@ -53,7 +56,9 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     logger.info({ botUserId: identity.userId, team: identity.team }, 'connected to Slack');
 
     const room = new SlackRoom(client, identity.userId, { logger: logger.child({ chat: 'slack' }), clock });
+    const networks = createNetworks(config, logger);
     const service = new AppealService({
+      networks,
       store,
       room,
       media: createImageProcessor(),
@@ -106,6 +111,20 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     const port = (server.address() as AddressInfo).port;
     logger.info({ port, mode: handleHttp ? 'http' : 'socket' }, 'listening');
 
+    // Publishing that was approved but not finished (a restart, a crashed replica) resumes;
+    // one replica at a time keeps the reach messages up to date.
+    service.publisher.startSweeper();
+    const reach = new ReachPoller({
+      store,
+      room,
+      networks,
+      clock,
+      logger,
+      plan: { baseMs: config.reach.refreshSeconds * 1000, stopAfterMs: config.reach.stopAfterDays * DAY_MS },
+      ...(config.reach.xReadBudget !== undefined ? { budgets: { x: config.reach.xReadBudget } } : {}),
+    });
+    reach.start();
+
     const s = server;
     return {
       port,
@@ -113,6 +132,8 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       service,
       close: async () => {
         await b.stop().catch(() => undefined);
+        await reach.stop().catch(() => undefined);
+        await service.publisher.stop().catch(() => undefined);
         await new Promise<void>((resolve) => s.close(() => resolve()));
         s.closeAllConnections();
         await store.close();

@@ -112,8 +112,8 @@ export interface Room {
 }
 
 /** A fake Slack plus the app configured against it. */
-export async function startRoom(env: Record<string, string> = {}): Promise<Room> {
-  const slack = await startFakeSlack({ botToken: BOT_TOKEN });
+export async function startRoom(env: Record<string, string> = {}, existing?: FakeSlack): Promise<Room> {
+  const slack = existing ?? (await startFakeSlack({ botToken: BOT_TOKEN }));
   const channel = 'CINCIDENT1';
   slack.addChannel(channel, 'op-lighthouse');
   const app = await startApp({
@@ -129,8 +129,26 @@ export async function startRoom(env: Record<string, string> = {}): Promise<Room>
     channel,
     close: async () => {
       await app.stop();
-      await slack.close();
+      if (!existing) await slack.close();
     },
+  };
+}
+
+/** The X account the fake X knows and the app is configured with. */
+export const X_CREDENTIALS = {
+  appKey: 'e2e-x-consumer-key',
+  appSecret: 'e2e-x-consumer-secret-0123456789',
+  accessToken: '1234567890-e2e-x-access-token',
+  accessSecret: 'e2e-x-access-secret-0123456789',
+};
+
+export function xEnv(apiUrl: string): Record<string, string> {
+  return {
+    X_APP_KEY: X_CREDENTIALS.appKey,
+    X_APP_SECRET: X_CREDENTIALS.appSecret,
+    X_ACCESS_TOKEN: X_CREDENTIALS.accessToken,
+    X_ACCESS_SECRET: X_CREDENTIALS.accessSecret,
+    X_API_URL: apiUrl,
   };
 }
 

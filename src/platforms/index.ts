@@ -1,0 +1,14 @@
+/**
+ * The network registry: one line per network. A network is on when its credentials are
+ * set (config.ts); adding one is a new file here, a line below, a fake and a contract run.
+ */
+import type { Config } from '../config.js';
+import type { NetworkName } from '../core/networks.js';
+import type { Logger, Network } from '../core/ports.js';
+import { createX } from './x/index.js';
+
+export function createNetworks(config: Config, logger: Logger): Map<NetworkName, Network> {
+  const networks = new Map<NetworkName, Network>();
+  if (config.networks.x) networks.set('x', createX(config.networks.x, { logger: logger.child({ network: 'x' }) }));
+  return networks;
+}
