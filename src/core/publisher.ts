@@ -179,6 +179,11 @@ export class Publisher {
       await store.removeFromSet(publishKeys.pending, id);
       return;
     }
+    if (this.publishable(appeal).length === 0) {
+      // Approved with nothing any network takes (no targets, or only ones that need media it lacks).
+      await store.removeFromSet(publishKeys.pending, id);
+      return;
+    }
     if (appeal.state === 'approved') {
       appeal = await this.deps.lock.run(id, async (lease) => {
         const fresh = await store.get<Appeal>(`appeal:${id}`);

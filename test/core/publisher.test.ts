@@ -191,3 +191,27 @@ describe('publishing an approved appeal', () => {
     expect(x.calls.publish).toBe(0);
   });
 });
+
+describe('an approved appeal with nothing to publish', () => {
+  it('stays approved and leaves the pending set', async () => {
+    const store = await openStore('sqlite://:memory:');
+    const room = new FakeRoom();
+    const service = new AppealService({
+      store, room, media: fakeMedia, clock: systemClock, logger: silent,
+      policy: { approvers: ['UAPP1', 'UAPP2'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
+      enabledNetworks: [], recheckDelaysMs: [],
+    });
+    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'No networks yet' });
+    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
+    const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(card, u, 'white_check_mark', true);
+      await service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await service.publisher.stop();
+    expect((await store.get<Appeal>(keys.appeal(id)))!.state).toBe('approved');
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+    expect(room.texts().some((t) => t.includes('No network is configured'))).toBe(true);
+    await store.close();
+  });
+});

@@ -119,6 +119,35 @@ describe('e2e: publishing to X, exactly once, with live reach', () => {
     await slack.waitFor(() => /X: 4,321 views/.test(slack.message(CHANNEL, reach.ts)!.text), { description: 'the new count', timeoutMs: 30_000 });
     expect(botThread(rootTs).filter((m) => /Reach of/.test(m.text))).toHaveLength(1);
     expect(slack.callsTo('chat.update').some((c) => c.params.ts === reach.ts)).toBe(true);
+
+    // `status` lists the link; no X secret ever reached a log line.
+    const status = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: `status ${id}`, userId: 'UAPP3', channelId: CHANNEL });
+    expect(status.text).toContain(post.id);
+    const logs = JSON.stringify(app.logs) + app.stderr.join('');
+    for (const secret of [X_CREDENTIALS.appSecret, X_CREDENTIALS.accessToken, X_CREDENTIALS.accessSecret]) expect(logs).not.toContain(secret);
+  });
+
+  it('a failure is posted in plain words, and /appeal retry publishes it once', async () => {
+    await freshX();
+    x.failNext('createPost', { status: 403, body: { title: 'Forbidden', type: 'about:blank', status: 403, detail: 'You are not allowed to create a Tweet with duplicate content.' } });
+    const app = await start();
+    const { id, ts: rootTs } = await draft(app, 'Appeal: do you know this man? He may have information about a robbery on Briggate.');
+    await slack.react(app.eventsUrl, SIGNING_SECRET, { user: 'UAPP1', channel: CHANNEL, ts: rootTs, reaction: 'white_check_mark' });
+    await slack.react(app.eventsUrl, SIGNING_SECRET, { user: 'UAPP2', channel: CHANNEL, ts: rootTs, reaction: 'white_check_mark' });
+    const failed = await slack.waitFor(() => botThread(rootTs).find((m) => /couldn't be published on X/.test(m.text)), { description: 'the failure', timeoutMs: 20_000 });
+    expect(failed.text).toMatch(/duplicate/i);
+    expect(failed.text).toContain(`/appeal retry ${id} x`);
+    expect(x.posts).toHaveLength(0);
+
+    const outsider = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: `retry ${id}`, userId: 'UOUTSIDER', channelId: CHANNEL });
+    expect(outsider.text).toContain('Only the author');
+    const retry = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: `retry ${id} x`, userId: 'UAUTHOR', channelId: CHANNEL });
+    expect(retry.text).toContain('Retrying');
+    await slack.waitFor(() => liveMessages(rootTs)[0], { description: 'published on retry', timeoutMs: 20_000 });
+    const again = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: `retry ${id} x`, userId: 'UAUTHOR', channelId: CHANNEL });
+    expect(again.text).toContain('already live on X');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(x.posts).toHaveLength(1);
   });
 
   it('two approvals arriving at the same time → one post', async () => {

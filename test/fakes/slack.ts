@@ -556,6 +556,8 @@ export class FakeSlack {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly channelMessages = new Map<string, StoredMessage[]>();
+  /** `${channel} ${ts}` → message: lookups stay cheap with thousands of messages (benchmarks). */
+  private readonly messageIndex = new Map<string, StoredMessage>();
   private readonly channelFailures = new Map<string, string>();
   private readonly channelNames = new Map<string, string>();
   private readonly failures = new Map<string, PendingFailure[]>();
@@ -697,13 +699,13 @@ export class FakeSlack {
   /** The thread root followed by its replies, in ts order; [] if there is no such root. */
   thread(channel: string, threadTs: string): StoredMessage[] {
     const all = this.channelMessages.get(channel) ?? [];
-    const root = all.find((m) => m.ts === threadTs);
+    const root = this.message(channel, threadTs);
     if (!root) return [];
     return [root, ...all.filter((m) => m.thread_ts === threadTs && m.ts !== threadTs)];
   }
 
   message(channel: string, ts: string): StoredMessage | undefined {
-    return this.channelMessages.get(channel)?.find((m) => m.ts === ts);
+    return this.messageIndex.get(`${channel} ${ts}`);
   }
 
   /** The stored file (object + bytes) for a file id. */
@@ -1396,6 +1398,7 @@ export class FakeSlack {
     if (msg.user !== this.botUserId) throw new SlackApiError('cant_delete_message');
     const list = this.channelMessages.get(channel) ?? [];
     list.splice(list.indexOf(msg), 1);
+    this.messageIndex.delete(`${channel} ${msg.ts}`);
     this.deletedMessages.push(msg);
     return { channel, ts: msg.ts };
   }
@@ -1619,9 +1622,11 @@ export class FakeSlack {
 
   private store(msg: StoredMessage): void {
     const list = this.channelMessages.get(msg.channel) ?? [];
+    const last = list[list.length - 1];
     list.push(msg);
-    list.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+    if (last && last.ts > msg.ts) list.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
     this.channelMessages.set(msg.channel, list);
+    this.messageIndex.set(`${msg.channel} ${msg.ts}`, msg);
   }
 
   private recordShare(fileId: string, channel: string, ts: string, threadTs?: string): void {
@@ -1657,8 +1662,9 @@ export class FakeSlack {
     if (m.files) out.files = clone(m.files);
     if (m.upload !== undefined) out.upload = m.upload;
     if (m.edited) out.edited = { ...m.edited };
-    const replies = (this.channelMessages.get(m.channel) ?? []).filter((x) => x.thread_ts === m.ts && x.ts !== m.ts);
-    if (m.thread_ts && m.thread_ts !== m.ts) {
+    const isReply = m.thread_ts !== undefined && m.thread_ts !== m.ts;
+    const replies = isReply ? [] : (this.channelMessages.get(m.channel) ?? []).filter((x) => x.thread_ts === m.ts && x.ts !== m.ts);
+    if (isReply) {
       out.thread_ts = m.thread_ts;
       if (m.parent_user_id) out.parent_user_id = m.parent_user_id;
     } else if (replies.length) {
