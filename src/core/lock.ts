@@ -104,17 +104,24 @@ export async function tryLease(store: Store, key: string, leaseMs: number): Prom
   const owner = randomUUID();
   if (!(await store.claim(key, leaseMs, owner))) return undefined;
   let held = true;
+  let renewedAt = Date.now();
   const heartbeat = setInterval(() => {
     store.renew(key, owner, leaseMs).then(
       (ok) => {
-        if (!ok) held = false;
+        if (ok) renewedAt = Date.now();
+        else held = false;
       },
-      () => undefined, // a store hiccup: the next beat tries again
+      () => {
+        // The store didn't answer: once a whole lease has passed without a renewal, it may
+        // have expired there and been taken, so it counts as lost.
+        if (Date.now() - renewedAt >= leaseMs) held = false;
+      },
     );
   }, Math.max(10, Math.floor(leaseMs / 3)));
   heartbeat.unref();
   return {
     get held() {
+      if (held && Date.now() - renewedAt >= leaseMs) held = false;
       return held;
     },
     release: async () => {

@@ -145,6 +145,12 @@ export interface PublishRequest {
   media: MediaFile[];
   /** The reference the text carries (e.g. "Ref 7K3Q"): how a post is found again. */
   reference: string;
+  /**
+   * Called right before each request that creates the post (after uploads and any wait):
+   * throws when this worker may no longer publish (its lease lapsed). The adapter lets
+   * that error through untouched and creates nothing.
+   */
+  fence?: () => void;
 }
 
 /** A post on a network: what withdrawing it and reading its reach need. */

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { appealHash, appealOutgoing, currentCard, transition, type Appeal } from './appeal.js';
 import { showId } from './ids.js';
-import { tryLease, type KeyedLock } from './lock.js';
+import { LeaseLost, tryLease, type HeldLease, type KeyedLock } from './lock.js';
 import { code, link, msg, strong, type CardView, type Message } from './messages.js';
 import { NETWORK_LABELS, reference, type NetworkName, type OutgoingContent } from './networks.js';
 import {
@@ -57,6 +57,8 @@ export const publishKeys = {
   record: (id: string, network: NetworkName) => `publication:${id}:${network}`,
   lease: (id: string, network: NetworkName, hash: string) => `publish-lease:${id}:${network}:${hash}`,
   attempt: (id: string, network: NetworkName, hash: string) => `publish-attempt:${id}:${network}:${hash}`,
+  /** Which record the thread was last told about (its state and time). */
+  told: (id: string, network: NetworkName) => `publication-told:${id}:${network}`,
   /** Appeals whose publishing isn't finished (resumed by `sweep`). */
   pending: 'publishing',
   /** Live posts for reach polling: members `<id>|<network>|<postId>`. */
@@ -85,6 +87,8 @@ type Outcome = PublicationRecord | 'busy' | 'skipped';
 
 export class Publisher {
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Appeals being published by this process: the sweeper leaves them alone. */
+  private readonly busyIds = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   private stopped = false;
@@ -92,13 +96,17 @@ export class Publisher {
   constructor(private readonly deps: PublisherDeps) {}
 
   /** Publishes in the background (after an approval or a retry); errors are logged. */
-  start(id: string, only?: readonly NetworkName[], retry = false): void {
-    if (this.stopped) return;
+  start(id: string, only?: readonly NetworkName[], retry = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.busyIds.add(id);
     const run = this.publish(id, only, retry).catch((err: unknown) => {
-      this.deps.logger.error({ err, appeal: id }, 'publishing failed');
+      this.deps.logger.error({ err, appeal: id }, 'publishing failed; it is resumed shortly');
     });
     this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+    return run.finally(() => {
+      this.inFlight.delete(run);
+      this.busyIds.delete(id);
+    });
   }
 
   /** Walks unfinished publishing now and then every `intervalMs`. */
@@ -117,11 +125,17 @@ export class Publisher {
     this.sweeper.unref();
   }
 
-  /** Stops sweeping and waits for publishing in flight. */
-  async stop(): Promise<void> {
+  /**
+   * Stops sweeping and waits for publishing in flight, at most `graceMs`: a publish waiting
+   * out a long rate limit must not hold a shutdown up; its lease lapses and whoever runs
+   * next resumes it (looking for the post first).
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
-    await this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((r) => { timer = setTimeout(r, graceMs); timer.unref(); })]);
+    clearTimeout(timer);
   }
 
   /** Waits until no publishing is in flight. */
@@ -132,16 +146,8 @@ export class Publisher {
   /** Resumes every appeal whose publishing isn't finished (after a restart, or a lapsed lease). */
   async sweep(): Promise<void> {
     const ids = await this.deps.store.members(publishKeys.pending);
-    for (const id of ids) {
-      if (this.stopped) return;
-      const run = this.publish(id);
-      this.inFlight.add(run);
-      try {
-        await run;
-      } finally {
-        this.inFlight.delete(run);
-      }
-    }
+    // Each on its own: one appeal waiting out a rate limit must not hold the others up.
+    await Promise.all(ids.filter((id) => !this.busyIds.has(id)).map((id) => this.start(id)));
   }
 
   /** The recorded publications of an appeal, per network. */
@@ -168,7 +174,8 @@ export class Publisher {
     const log = this.deps.logger.child({ appeal: id });
     let appeal = await store.get<Appeal>(`appeal:${id}`);
     if (!appeal || !['approved', 'publishing', 'published'].includes(appeal.state)) {
-      if (!appeal || appeal.state === 'rejected' || appeal.state === 'withdrawn') await store.removeFromSet(publishKeys.pending, id);
+      // (A draft here is an approval whose save failed: the next approval adds it again.)
+      if (!appeal || appeal.state !== 'approved') await store.removeFromSet(publishKeys.pending, id);
       return;
     }
     const hash = appeal.approval?.hash;
@@ -212,7 +219,8 @@ export class Publisher {
       !rec || rec.hash !== hash || (rec.state === 'failed' && (retry || (rec.retryAt !== undefined && rec.retryAt <= clock.now())));
 
     if (!due(await store.get<PublicationRecord>(recordKey))) return 'skipped';
-    const lease = await tryLease(store, publishKeys.lease(appeal.id, network, hash), this.deps.leaseMs ?? DEFAULT_LEASE_MS);
+    const leaseKey = publishKeys.lease(appeal.id, network, hash);
+    const lease = await tryLease(store, leaseKey, this.deps.leaseMs ?? DEFAULT_LEASE_MS);
     if (!lease) return 'busy';
     try {
       // Someone may have finished between our first look and taking the lease.
@@ -222,41 +230,51 @@ export class Publisher {
         return await this.fail(appeal, hash, network, new NetworkError({
           network, code: 'auth', permanent: true,
           userMessage: `${NETWORK_LABELS[network]} isn't configured on this bot any more (its credentials are not set)`,
-        }), log);
+        }), lease, log);
       }
 
-      const attemptKey = publishKeys.attempt(appeal.id, network, hash);
-      const attempt = await store.get<{ startedAt: number }>(attemptKey);
-      const ref = reference(appeal.id);
-      if (attempt) {
-        // An earlier attempt may have reached the network: look before posting again.
-        const found = await adapter.findPublished(ref, attempt.startedAt - RECOVERY_SLACK_MS);
-        if (found) {
-          log.warn({ postId: found.postId }, 'found the post of an interrupted attempt: not posting again');
-          return await this.succeed(appeal, hash, network, found, true, log);
+      let post: PublishedPost;
+      try {
+        const attemptKey = publishKeys.attempt(appeal.id, network, hash);
+        const attempt = await store.get<{ startedAt: number }>(attemptKey);
+        const ref = reference(appeal.id);
+        if (attempt) {
+          // An earlier attempt may have reached the network: look before posting again.
+          const found = await adapter.findPublished(ref, attempt.startedAt - RECOVERY_SLACK_MS);
+          if (found) {
+            log.warn({ postId: found.postId }, 'found the post of an interrupted attempt: not posting again');
+            return await this.succeed(appeal, hash, network, found, true, log);
+          }
+        } else {
+          await store.set(attemptKey, { startedAt: clock.now() });
         }
-      } else {
-        await store.set(attemptKey, { startedAt: clock.now() });
+        const media = await this.loadMedia(appeal, out.media);
+        const started = clock.now();
+        post = await adapter.publish({
+          appealId: appeal.id,
+          hash,
+          text: out.text,
+          ...(out.title !== undefined ? { title: out.title } : {}),
+          media,
+          reference: ref,
+          // Checked right before the post is created: a worker whose lease lapsed (a long
+          // stall) must not post, since another may have taken over.
+          fence: () => {
+            if (!lease.held) throw new LeaseLost(leaseKey);
+          },
+        });
+        log.info({ postId: post.postId, ms: clock.now() - started }, 'published');
+      } catch (err) {
+        if (err instanceof LeaseLost) {
+          log.warn({}, 'lost the publish lease before posting; whoever holds it now publishes');
+          return 'busy';
+        }
+        if (err instanceof NetworkError) return await this.fail(appeal, hash, network, err, lease, log);
+        throw err; // the store or a bug: nothing is recorded, the sweeper resumes it
       }
-
-      const media = await this.loadMedia(appeal, out.media);
-      const started = clock.now();
-      const post = await adapter.publish({
-        appealId: appeal.id,
-        hash,
-        text: out.text,
-        ...(out.title !== undefined ? { title: out.title } : {}),
-        media,
-        reference: ref,
-      });
-      log.info({ postId: post.postId, ms: clock.now() - started }, 'published');
+      // A store failure from here on is thrown, never recorded as a publishing failure: the
+      // post exists, and the next sweep finds it by its reference and records it.
       return await this.succeed(appeal, hash, network, post, false, log);
-    } catch (err) {
-      const e = err instanceof NetworkError
-        ? err
-        : new NetworkError({ network, code: 'unknown', permanent: false, userMessage: 'something went wrong on our side', cause: err });
-      if (!(err instanceof NetworkError)) log.error({ err }, 'publishing failed unexpectedly');
-      return await this.fail(appeal, hash, network, e, log);
     } finally {
       await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the publish lease'));
     }
@@ -273,16 +291,21 @@ export class Publisher {
       ...(post.extra ? { extra: post.extra } : {}),
       ...(recovered ? { recovered } : {}),
     };
-    // Recorded first: a crash after this never publishes again.
-    await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
+    // Reach first (idempotent), then the record: once recorded, it is never published again.
+    // The thread is told when the round finishes (finishRound), after the record exists.
     await this.deps.store.addToSet(publishKeys.live, liveMember(appeal.id, network, post.postId));
+    await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.info({ postId: post.postId, url: post.url, recovered }, 'publication recorded');
-    await this.say(appeal, msg`:loudspeaker: ${strong(`${showId(appeal.id)} is live on ${NETWORK_LABELS[network]}`)}: ${link(post.url, post.url.replace(/^https?:\/\//, ''))}${recovered ? ' (found after an interruption: it was posted once)' : ''}`);
     return rec;
   }
 
-  private async fail(appeal: Appeal, hash: string, network: NetworkName, err: NetworkError, log: Logger): Promise<PublicationRecord> {
+  private async fail(appeal: Appeal, hash: string, network: NetworkName, err: NetworkError, lease: HeldLease, log: Logger): Promise<Outcome> {
     const now = this.deps.clock.now();
+    const existing = await this.deps.store.get<PublicationRecord>(publishKeys.record(appeal.id, network));
+    if (!lease.held || (existing?.state === 'published' && existing.hash === hash)) {
+      log.warn({ code: err.code }, 'a failure after losing the lease (or after another worker published): not recorded');
+      return 'busy';
+    }
     const retryAt = err.code === 'rate_limited' && err.retryAfterMs !== undefined ? now + err.retryAfterMs : undefined;
     const rec: PublicationRecord = {
       state: 'failed',
@@ -296,12 +319,20 @@ export class Publisher {
     };
     await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.warn({ code: err.code, status: err.status, permanent: err.permanent, retryAt, err }, 'publishing failed');
-    const label = NETWORK_LABELS[network];
-    const next: Message = retryAt !== undefined
-      ? msg`Loudhailer tries again by itself at ${clockTime(retryAt)}; ${code(`/appeal retry ${appeal.id} ${network}`)} tries now.`
-      : msg`${code(`/appeal retry ${appeal.id} ${network}`)} tries again.`;
-    await this.say(appeal, msg`:warning: ${strong(`${showId(appeal.id)} couldn't be published on ${label}`)}: ${err.userMessage}. ${next}`);
     return rec;
+  }
+
+  /** The thread message for a record. */
+  private outcomeMessage(appeal: Appeal, rec: PublicationRecord): Message {
+    const label = NETWORK_LABELS[rec.network];
+    if (rec.state === 'published') {
+      return msg`:loudspeaker: ${strong(`${showId(appeal.id)} is live on ${label}`)}: ${link(rec.url, rec.url.replace(/^https?:\/\//, ''))}${rec.recovered ? ' (found after an interruption: it was posted once)' : ''}`;
+    }
+    const now = this.deps.clock.now();
+    const next: Message = rec.retryAt !== undefined
+      ? msg`Loudhailer tries again by itself at ${clockTime(rec.retryAt, now)}; ${code(`/appeal retry ${appeal.id} ${rec.network}`)} tries now.`
+      : msg`${code(`/appeal retry ${appeal.id} ${rec.network}`)} tries again.`;
+    return msg`:warning: ${strong(`${showId(appeal.id)} couldn't be published on ${label}`)}: ${rec.reason}. ${next}`;
   }
 
   /** After a round: state, the card, and whether the appeal still needs the sweeper. */
@@ -318,6 +349,15 @@ export class Publisher {
         const r = records.get(n);
         return !r || r.hash !== hash || (r.state === 'failed' && r.retryAt !== undefined);
       });
+      // Tell the thread about each outcome it hasn't heard of yet (recorded before told).
+      for (const n of targets) {
+        const r = records.get(n);
+        if (!r || r.hash !== hash) continue;
+        const mark = `${r.state}:${r.at}`;
+        if ((await store.get<string>(publishKeys.told(id, n))) === mark) continue;
+        await this.say(appeal, this.outcomeMessage(appeal, r));
+        await store.set(publishKeys.told(id, n), mark);
+      }
       if (open.length === 0) await store.removeFromSet(publishKeys.pending, id);
       if (appeal.state === 'publishing' && published.length > 0) {
         const next = transition(appeal, 'published', clock.now());
@@ -356,6 +396,8 @@ export class Publisher {
   }
 }
 
-function clockTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+/** "14:05 UTC", with the date when it is more than 20 hours away. */
+function clockTime(ms: number, now: number): string {
+  const iso = new Date(ms).toISOString();
+  return ms - now > 20 * 3_600_000 ? `${iso.slice(11, 16)} UTC on ${iso.slice(0, 10)}` : `${iso.slice(11, 16)} UTC`;
 }

@@ -28,6 +28,8 @@ export const MAX_HISTORY = 500;
 const LEADER_LEASE_MS = 30_000;
 /** Chat edits in flight at once during a refresh. */
 const CHAT_CONCURRENCY = 4;
+/** A post missing from this many lookups in a row is taken as deleted: no longer read. */
+const MAX_MISSES = 3;
 
 type Counts = Partial<Record<NetworkName, number>>;
 
@@ -52,6 +54,8 @@ interface LiveAppeal {
   posts: Map<NetworkName, string>;
   state: ReachState;
   nextAt: number;
+  /** Lookups in a row that didn't return a network's post (deleted on the network). */
+  misses: Map<NetworkName, number>;
 }
 
 export interface ReachDeps {
@@ -154,7 +158,8 @@ export class ReachPoller {
     }
 
     const results = new Map<string, Counts>();
-    const failed = new Set<NetworkName>();
+    /** Appeals whose lookup failed this time: read again after the base interval. */
+    const retrySoon = new Set<string>();
     const exhausted = new Set<NetworkName>();
     for (const network of NETWORKS) {
       const adapter = this.deps.networks.get(network);
@@ -168,36 +173,46 @@ export class ReachPoller {
           stats.overBudget += ids.length - i;
           break;
         }
+        if (this.lostLeadership()) return stats; // another replica polls now
         let counts: Map<string, ReachCount>;
+        stats.calls[network] = (stats.calls[network] ?? 0) + 1;
         try {
           counts = await adapter.reach(batch.map(([, postId]) => postId));
         } catch (err) {
-          this.log.warn({ err, network, posts: batch.length }, 'reach lookup failed; these posts are read again next time');
-          failed.add(network);
-          continue;
-        } finally {
-          stats.calls[network] = (stats.calls[network] ?? 0) + 1;
-          stats.reads[network] = (stats.reads[network] ?? 0) + batch.length;
-          used.set(network, (used.get(network) ?? 0) + batch.length);
+          // The network is down (the adapter already retried): skip its other batches this
+          // time and read these posts again soon; a failed lookup isn't billed.
+          this.log.warn({ err, network, posts: ids.length - i }, 'reach lookup failed; those posts are read again shortly');
+          for (const [id] of ids.slice(i)) retrySoon.add(id);
+          break;
         }
+        stats.reads[network] = (stats.reads[network] ?? 0) + batch.length;
+        used.set(network, (used.get(network) ?? 0) + batch.length);
+        // Counted after every batch, so a crash mid-refresh can't lose reads X billed.
+        if (budget !== undefined) await this.deps.store.set(reachKeys.reads(network, month.key), used.get(network) ?? 0);
         for (const [id, postId] of batch) {
+          const a = this.live.get(id)!;
           const c = counts.get(postId);
-          if (!c) continue; // deleted or unknown: the last count stands
+          if (!c) {
+            const misses = (a.misses.get(network) ?? 0) + 1;
+            a.misses.set(network, misses);
+            if (misses >= MAX_MISSES) await this.dropPost(a, network, postId);
+            continue; // the last count stands
+          }
+          a.misses.delete(network);
           const r = results.get(id) ?? {};
           r[network] = c.count;
           results.set(id, r);
-          const a = this.live.get(id)!;
           (a.state.kinds ??= {})[network] = c.kind;
         }
       }
-      if (budget !== undefined) await this.deps.store.set(reachKeys.reads(network, month.key), used.get(network) ?? 0);
     }
 
-    const notes = this.budgetNotes(slowdown, exhausted, used, now);
+    const notes = this.budgetNotes(slowdown, exhausted, now);
     await mapLimit(due, CHAT_CONCURRENCY, async (a) => {
+      if (this.lostLeadership()) return;
       const age = now - a.since;
       const slow = Math.max(1, ...[...a.posts.keys()].map((n) => (exhausted.has(n) ? 1 : slowdown.get(n) ?? 1)));
-      a.nextAt = now + refreshInterval(plan, age, Number.isFinite(slow) ? slow : 1);
+      a.nextAt = retrySoon.has(a.id) ? now + plan.baseMs : now + refreshInterval(plan, age, Number.isFinite(slow) ? slow : 1);
       const fresh = results.get(a.id);
       let changed = false;
       if (fresh) changed = record(a.state, fresh, now);
@@ -223,7 +238,7 @@ export class ReachPoller {
     for (const [id, p] of posts) {
       const known = this.live.get(id);
       if (known) {
-        if (p.size !== known.posts.size) {
+        if (p.size !== known.posts.size || [...p].some(([n, postId]) => known.posts.get(n) !== postId)) {
           known.posts = p;
           known.nextAt = now; // a network joined (a retry succeeded): read it now
         }
@@ -238,35 +253,50 @@ export class ReachPoller {
       }
       const state = (await this.deps.store.get<ReachState>(reachKeys.state(id))) ?? { history: [] };
       if (state.stopped) continue;
-      const last = state.history.at(-1)?.at;
+      const start = Number.isFinite(since) ? since : now;
       this.live.set(id, {
         id,
         channel: appeal.channel,
         threadTs: appeal.threadTs,
-        since: Number.isFinite(since) ? since : now,
+        since: start,
         posts: p,
         state,
-        // After a restart or a change of poller, pick up where the schedule was.
-        nextAt: last === undefined ? now : Math.min(now, last + refreshInterval(this.deps.plan, last - since)),
+        // Never read: now. Read before (a restart, or another replica polled until now): it
+        // was read at some point in its last interval, so the next read falls somewhere in
+        // the coming one: a failover re-reads nothing early and spreads the reads out.
+        nextAt: state.history.length === 0 ? now : now + Math.random() * refreshInterval(this.deps.plan, now - start),
+        misses: new Map(),
       });
     }
   }
 
-  private budgetNotes(slowdown: Map<NetworkName, number>, exhausted: Set<NetworkName>, used: Map<NetworkName, number>, now: number) {
+  /** Notes for the reach message; their text only changes when the situation does. */
+  private budgetNotes(slowdown: Map<NetworkName, number>, exhausted: Set<NetworkName>, now: number) {
     const notes: Array<{ network: NetworkName; text: string }> = [];
     const month = new Date(now).toLocaleString('en-GB', { month: 'long', timeZone: 'UTC' });
     const next = new Date(monthOf(now).endsAt).toLocaleString('en-GB', { day: 'numeric', month: 'long', timeZone: 'UTC' });
-    for (const [network, budget] of Object.entries(this.deps.budgets ?? {}) as Array<[NetworkName, number]>) {
+    for (const network of Object.keys(this.deps.budgets ?? {}) as NetworkName[]) {
       const label = NETWORK_LABELS[network];
       const s = slowdown.get(network) ?? 1;
       if (exhausted.has(network) || !Number.isFinite(s)) {
-        notes.push({ network, text: `The ${label} read budget for ${month} is used up: ${label} counts resume on ${next}.` });
+        notes.push({ network, text: `The ${label} read budget for ${month} (X_READ_BUDGET) is used up: ${label} counts resume on ${next}.` });
       } else if (s > 1) {
-        const left = Math.max(0, budget - (used.get(network) ?? 0));
-        notes.push({ network, text: `${label} counts refresh ${s.toFixed(1)}× less often than usual to stay within the read budget (${fmt(left)} of ${fmt(budget)} reads left for ${month}).` });
+        notes.push({ network, text: `${label} counts refresh less often than usual to stay within the ${month} read budget (X_READ_BUDGET).` });
       }
     }
     return notes;
+  }
+
+  private lostLeadership(): boolean {
+    return this.leader !== undefined && !this.leader.held;
+  }
+
+  /** A post the network no longer has (deleted there): stop reading it. */
+  private async dropPost(a: LiveAppeal, network: NetworkName, postId: string): Promise<void> {
+    this.log.warn({ appeal: a.id, network, postId }, 'the post is gone from the network: no longer reading its reach');
+    await this.deps.store.removeFromSet(publishKeys.live, `${a.id}|${network}|${postId}`);
+    a.posts.delete(network);
+    a.misses.delete(network);
   }
 
   /** Posts or edits the reach message when its numbers (or notes) changed. */
@@ -313,42 +343,52 @@ export function record(state: ReachState, fresh: Counts, at: number): boolean {
   return true;
 }
 
-/** The counts an hour before `now` (the newest point at or before then); zero before publishing. */
-function hourAgo(state: ReachState, now: number): Counts {
-  let base: Counts = {};
-  for (const p of state.history) {
+/**
+ * What the change is measured from: the counts an hour ago (the newest point at or before
+ * then); for an appeal under an hour old, zero at publishing; otherwise the oldest point.
+ */
+function baseline(a: LiveAppeal, now: number): { counts: Counts; label: string } {
+  let base: { at: number; counts: Counts } | undefined;
+  for (const p of a.state.history) {
     if (p.at > now - HOUR_MS) break;
-    base = p.counts;
+    base = p;
   }
-  return base;
+  if (base) return { counts: base.counts, label: 'in the last hour' };
+  if (now - a.since < HOUR_MS) return { counts: {}, label: 'since publishing' };
+  const oldest = a.state.history[0];
+  return { counts: oldest?.counts ?? {}, label: `since ${oldest ? new Date(oldest.at).toISOString().slice(11, 16) : '?'} UTC` };
 }
 
 function reachMessage(a: LiveAppeal, now: number, notes: string[], final: boolean): { message: Message; signature: string } | undefined {
   const current = a.state.history.at(-1);
-  if (!current) return undefined;
-  const base = hourAgo(a.state, now);
-  const networks = NETWORKS.filter((n) => a.posts.has(n) && current.counts[n] !== undefined);
+  if (!current && notes.length === 0) return undefined;
+  const counts = current?.counts ?? {};
+  const base = baseline(a, now);
+  const networks = NETWORKS.filter((n) => a.posts.has(n) && counts[n] !== undefined);
   const kinds = a.state.kinds ?? {};
-  const young = now - a.since < HOUR_MS;
-  const change = (d: number) => `${d >= 0 ? '+' : '−'}${fmt(Math.abs(d))} ${young ? 'since publishing' : 'in the last hour'}`;
-  const lines: Part[] = msg`:chart_with_upwards_trend: ${strong(`Reach of ${showId(a.id)}`)}${final ? ' (final)' : ''} · updated ${new Date(current.at).toISOString().slice(11, 16)} UTC`;
+  const change = (d: number) => `${d >= 0 ? '+' : '−'}${fmt(Math.abs(d))} ${base.label}`;
+  const lines: Part[] = msg`:chart_with_upwards_trend: ${strong(`Reach of ${showId(a.id)}`)}${final ? ' (final)' : ''}${current ? ` · updated ${new Date(current.at).toISOString().slice(11, 16)} UTC` : ': no count yet'}`;
   let views = 0;
   let viewsBase = 0;
   let engagements = 0;
+  const shown: Array<string | number> = [];
   for (const n of networks) {
-    const count = current.counts[n]!;
+    const count = counts[n]!;
     const kind = kinds[n] ?? 'views';
+    const delta = count - (base.counts[n] ?? 0);
     if (kind === 'views') {
       views += count;
-      viewsBase += base[n] ?? 0;
+      viewsBase += base.counts[n] ?? 0;
     } else {
       engagements += count;
     }
-    lines.push(`\n${NETWORK_LABELS[n]}: ${fmt(count)} ${kind === 'views' ? 'views' : 'engagements (no view count)'} (${change(count - (base[n] ?? 0))})`);
+    shown.push(n, count, delta);
+    lines.push(`\n${NETWORK_LABELS[n]}: ${fmt(count)} ${kind === 'views' ? 'views' : 'engagements (no view count)'} (${change(delta)})`);
   }
-  lines.push(...msg`\n${strong(`Total: ${fmt(views)} views`)} (${change(views - viewsBase)})${engagements > 0 ? ` + ${fmt(engagements)} engagements` : ''}`);
+  if (current) lines.push(...msg`\n${strong(`Total: ${fmt(views)} views`)} (${change(views - viewsBase)})${engagements > 0 ? ` + ${fmt(engagements)} engagements` : ''}`);
   for (const note of notes) lines.push(`\n${note}`);
-  const signature = JSON.stringify([networks.map((n) => current.counts[n]), notes, final]);
+  // Every number shown (counts and changes) and the notes: the message is edited when one of them changes.
+  const signature = JSON.stringify([shown, views - viewsBase, base.label, notes, final]);
   return { message: lines, signature };
 }
 

@@ -522,6 +522,9 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         : msg`${showId(id)} is already live everywhere it goes. Nothing was posted again.`;
     }
     this.log.info({ appeal: id, by: ctx.user, networks: again }, 'retry requested');
+    // The failures are cleared first, so a crash during the retry is resumed like any
+    // unfinished publishing (and the attempt markers make it look before posting).
+    for (const n of again) if (records.get(n)?.state === 'failed') await this.deps.store.delete(publishKeys.record(id, n));
     await this.deps.store.addToSet(publishKeys.pending, id);
     this.publisher.start(id, again, true);
     return msg`Retrying ${showId(id)} on ${again.map((n) => NETWORK_LABELS[n]).join(', ')}; the result comes in the appeal's thread.`;

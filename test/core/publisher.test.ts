@@ -164,6 +164,87 @@ describe('publishing an approved appeal', () => {
     expect(await store.members(publishKeys.pending)).toEqual([]);
   });
 
+  /** The same store, except for the methods given. */
+  function storeWith(overrides: Partial<Record<keyof Store, (...args: never[]) => unknown>>): Store {
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        const o = overrides[prop as keyof Store];
+        if (o) return o;
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  it('a worker whose lease lapsed mid-publish posts nothing; the one that took over posts once', async () => {
+    const appeal = await draftWithImage();
+    // Worker A can't renew its lease (its store connection hangs up), and X is slow.
+    const a = new AppealService({
+      store: storeWith({
+        renew: async (key: string, owner: string, ttl: number) => {
+          if (key.startsWith('publish-lease:')) throw new Error('store unreachable');
+          return store.renew(key, owner, ttl);
+        },
+      } as never),
+      room, media: fakeMedia, clock: systemClock, logger: silent,
+      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
+      enabledNetworks: ['x'], networks: new Map([['x' as const, x]]), recheckDelaysMs: [], publishLeaseMs: 150,
+    });
+    x.delayMs = 500;
+    await service.publisher.stop(0); // only A starts on approval
+    const card = appeal.cards.at(-1)!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(card, u, 'white_check_mark', true);
+      await a.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await new Promise((r) => setTimeout(r, 300)); // A's lease has expired in the store
+    const b = makeService();
+    await b.publisher.sweep(); // B takes over: looks for the post (none yet), then posts
+    await a.publisher.idle();
+    await b.publisher.idle();
+    expect(x.posts).toHaveLength(1);
+    expect(x.calls.find).toBe(1);
+    expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id });
+    expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
+    expect(room.texts().some((t) => t.includes("couldn't be published"))).toBe(false);
+  });
+
+  it('a store failure after X accepted the post is not recorded as a failure; the next sweep records the post', async () => {
+    const appeal = await draftWithImage();
+    let failOnce = true;
+    const flaky = new AppealService({
+      store: storeWith({
+        set: async (key: string, value: unknown, ttl?: number) => {
+          if (failOnce && key.startsWith('publication:')) {
+            failOnce = false;
+            throw new Error('store write failed');
+          }
+          return store.set(key, value, ttl);
+        },
+      } as never),
+      room, media: fakeMedia, clock: systemClock, logger: silent,
+      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
+      enabledNetworks: ['x'], networks: new Map([['x' as const, x]]), recheckDelaysMs: [], publishLeaseMs: 300,
+    });
+    await service.publisher.stop(0);
+    const card = appeal.cards.at(-1)!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(card, u, 'white_check_mark', true);
+      await flaky.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await flaky.publisher.idle();
+    expect(x.posts).toHaveLength(1);
+    expect(await record(appeal.id)).toBeUndefined();
+    expect(await store.members(publishKeys.pending)).toEqual([appeal.id]);
+    expect(room.texts().some((t) => t.includes("couldn't be published"))).toBe(false);
+
+    await flaky.publisher.sweep();
+    expect(x.posts).toHaveLength(1);
+    expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id, recovered: true });
+    expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+  });
+
   it('refuses to send an image whose stored bytes changed after approval', async () => {
     const appeal = await draftWithImage();
     await store.set(keys.media(appeal.media[0]!.sha256), Buffer.from('tampered').toString('base64'));

@@ -133,20 +133,26 @@ describe('the reach poller', () => {
     expect((await store.get<ReachState>(reachKeys.state(a!.id)))!.stopped).toBe(true);
   });
 
-  it('never reads beyond the monthly budget, slows down when it runs short, and says so', async () => {
-    await seed(20);
+  it('never reads beyond the monthly budget, slows down evenly when it runs short, says so, and edits only on changes', async () => {
+    const live = await seed(20);
     const budget = 2_000; // 20 fresh appeals would take ~8,000 reads by the month's end
     const p = poller(budget);
-    let last;
     for (let i = 0; i < 2000; i++) {
       now += 60_000;
-      last = await p.refresh(now);
+      if (i === 1500) x.views.set(live[0]!.postId, 77);
+      await p.refresh(now);
     }
     const used = (await store.get<number>(reachKeys.reads('x', monthOf(now).key)))!;
     expect(x.readIds).toBe(used);
     expect(used).toBeLessThanOrEqual(budget);
-    expect(reachMessages()[0]!.text).toMatch(/less often than usual to stay within the read budget|read budget for November is used up/);
-    expect(last).toBeDefined();
+    expect(used).toBeGreaterThan(budget / 4); // it keeps reading, just less often
+    const text = reachMessages()[0]!.text!;
+    expect(text).toContain('less often than usual to stay within the November read budget');
+    expect(text).toContain('X: 77 views');
+    // Each message: posted once, then edited only when a number in it changed (the slow-down
+    // note appearing, the count changing, its hourly change going back to zero).
+    expect(room.edits.filter((e) => e.ts === reachMessages()[1]!.ts).length).toBeLessThanOrEqual(1);
+    expect(room.edits.filter((e) => e.ts === reachMessages()[0]!.ts).length).toBeLessThanOrEqual(3);
   });
 
   it('stops reading when the budget is used up, and says when counts resume', async () => {
@@ -157,6 +163,70 @@ describe('the reach poller', () => {
     expect(s.calls.x ?? 0).toBe(0);
     expect(s.overBudget).toBe(3);
     expect(x.readIds).toBe(0);
+    expect(reachMessages()).toHaveLength(3);
+    expect(reachMessages()[0]!.text).toContain('The X read budget for November (X_READ_BUDGET) is used up: X counts resume on 1 December.');
+  });
+
+  it('after a restart (or a new poller), reads nothing early: the reads of old appeals spread over their interval', async () => {
+    await seed(100, now - 5 * DAY_MS);
+    await poller().refresh(now);
+    expect(x.readIds).toBe(100);
+    const restarted = poller();
+    now += 60_000;
+    const s = await restarted.refresh(now);
+    expect(s.reads.x ?? 0).toBeLessThan(20); // a 5-day-old post is read every ~2 hours
+    let reads = s.reads.x ?? 0;
+    for (let i = 0; i < 130; i++) {
+      now += 60_000;
+      reads += (await restarted.refresh(now)).reads.x ?? 0;
+    }
+    expect(reads).toBeGreaterThanOrEqual(100); // each read once within its interval
+    expect(reads).toBeLessThan(200);
+  });
+
+  it('a network that fails is read again soon, is not billed, and its other batches wait', async () => {
+    await seed(250, now - 2 * DAY_MS);
+    const p = poller(10_000);
+    const real = x.reach.bind(x);
+    let failing = true;
+    x.reach = async (ids) => {
+      if (failing) throw new Error('X is down');
+      return real(ids);
+    };
+    const s = await p.refresh(now);
+    expect(s.calls.x).toBe(1); // the first batch failed: the other two weren't tried
+    expect(s.reads.x ?? 0).toBe(0);
+    expect((await store.get<number>(reachKeys.reads('x', monthOf(now).key))) ?? 0).toBe(0);
+    failing = false;
+    now += 60_000; // the base interval, though a 2-day-old post is normally read every ~48 min
+    const again = await p.refresh(now);
+    expect(again.reads.x).toBe(250);
+  });
+
+  it('stops reading a post the network no longer has', async () => {
+    const [a] = await seed(1);
+    const p = poller();
+    x.posts.find((post) => post.id === a!.postId)!.deleted = true;
+    for (let i = 0; i < 3; i++) {
+      await p.refresh(now);
+      now += 60_000;
+    }
+    expect(await store.members(publishKeys.live)).toEqual([]);
+    await p.refresh(now);
+    expect(x.calls.reach).toBe(3);
+  });
+
+  it('the hourly change goes back to zero when the count stops changing', async () => {
+    const [a] = await seed(1, now - 2 * HOUR_MS);
+    const p = poller();
+    x.views.set(a!.postId, 500);
+    await p.refresh(now);
+    for (let i = 0; i < 240; i++) {
+      now += 60_000;
+      await p.refresh(now);
+    }
+    const text = reachMessages()[0]!.text!;
+    expect(text).toContain('X: 500 views (+0 in the last hour)');
   });
 
   it('keeps the history bounded', () => {

@@ -3,6 +3,7 @@
  * and can be told to fail. Adapters are tested against wire-level fakes instead.
  */
 import type { NetworkName } from '../../src/core/networks.js';
+import { carriesReference } from '../../src/platforms/reference.js';
 import { NetworkError, type Network, type PublishRequest, type PublishedPost, type ReachCount } from '../../src/core/ports.js';
 
 export interface FakePost {
@@ -37,6 +38,7 @@ export class FakeNetwork implements Network {
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const err = this.publishErrors.shift();
     if (err) throw err;
+    req.fence?.();
     const post: FakePost = { id: String(++this.seq), text: req.text, media: req.media.map((m) => m.sha256), createdAt: this.now(), deleted: false };
     this.posts.push(post);
     if (this.loseAnswer) {
@@ -49,8 +51,7 @@ export class FakeNetwork implements Network {
 
   async findPublished(reference: string, since: number): Promise<PublishedPost | undefined> {
     this.calls.find++;
-    const re = new RegExp(`(^|\\s)${reference.replace(/\s+/g, '\\s+')}(?![A-Za-z0-9])`);
-    const post = [...this.posts].reverse().find((p) => !p.deleted && p.createdAt >= since && re.test(p.text));
+    const post = [...this.posts].reverse().find((p) => !p.deleted && p.createdAt >= since && carriesReference(p.text, reference));
     return post ? this.toPublished(post) : undefined;
   }
 

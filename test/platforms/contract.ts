@@ -135,7 +135,7 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
     let sleeps: number[];
     let logger: ReturnType<typeof captureLogger>;
 
-    const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101 quoting ${ref}.`, ref);
+    const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101.\n\n${ref}`, ref);
     const opsOf = (op: NetworkOp) => fake.ops().filter((o) => o.op === op);
     const since = () => Date.now() - 60_000;
 
@@ -307,12 +307,15 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
     describe('findPublished', () => {
       it('finds our post by its reference as a whole word, never by a longer one', async () => {
         const ref = freshReference();
-        const longer = await network.publish(request(`An appeal quoting ${ref}X, not ours.`, `${ref}X`));
+        const longer = await network.publish(request(`An appeal, not ours.\n\n${ref}X`, `${ref}X`));
+        const other = freshReference();
+        const mention = await network.publish(request(`Further to ${ref}: he was found safe.\n\n${other}`, other));
         expect(await network.findPublished(ref, since())).toBeUndefined();
         const ours = await network.publish(appeal('Our appeal.', ref));
         const found = await network.findPublished(ref, since());
         expect(found?.postId).toBe(ours.postId);
         expect(found?.postId).not.toBe(longer.postId);
+        expect(found?.postId).not.toBe(mention.postId);
         expect(found?.url).toContain(ours.postId);
       });
 

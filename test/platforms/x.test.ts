@@ -79,7 +79,7 @@ describe('X adapter', () => {
     return { fake, x, logger, sleeps };
   }
 
-  const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101 quoting ${ref}.`, ref);
+  const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101.\n\n${ref}`, ref);
 
   async function rejection(p: Promise<unknown>): Promise<NetworkError> {
     try {
@@ -95,6 +95,17 @@ describe('X adapter', () => {
     const text = things.map((t) => inspect(t, { depth: 10 })).join('\n');
     for (const s of SECRETS) expect(text.includes(s), 'a secret leaked').toBe(false);
   }
+
+  it('checks the fence right before creating the post, also after a rate-limit wait, and lets its error through', async () => {
+    let lost = false;
+    const { fake, x } = await setup({}, { sleep: async () => { lost = true; } });
+    fake.rateLimitNext('createPost', { resetInSeconds: 1 });
+    class Fenced extends Error {}
+    const req = { ...appeal('Fenced appeal.'), fence: () => { if (lost) throw new Fenced('lease lost'); } };
+    await expect(x.publish(req)).rejects.toBeInstanceOf(Fenced);
+    expect(fake.createCalls).toBe(1); // the 429; nothing after the wait
+    expect(fake.posts).toHaveLength(0);
+  });
 
   it('is named x and reads reach 100 at a time', async () => {
     const { x } = await setup();
@@ -241,7 +252,7 @@ describe('X adapter', () => {
   it('X rewrites links to t.co; the reference still finds the post, across timeline pages', async () => {
     const { x, fake: f } = await setup();
     const ref = freshReference();
-    const post = await x.publish(request(`Details at https://police.example/a/1 ${ref}`, ref));
+    const post = await x.publish(request(`Details at https://police.example/a/1\n\n${ref}`, ref));
     expect(f.post(post.postId)!.text).toMatch(/https:\/\/t\.co\//);
     for (let i = 0; i < 150; i++) f.seedPost({ text: `Later post ${i}`, createdAt: Date.now() + i });
     const found = await x.findPublished(ref, Date.now() - 60_000);

@@ -192,7 +192,8 @@ export function createCall(deps: CallDeps): Call {
 
       if (c.kind === 'rate') {
         const now = deps.now();
-        const resetMs = c.resetMs ?? now + backoffMs(rateRounds + 1);
+        // No reset, or one already past (clock skew): back off instead of hammering X.
+        const resetMs = c.resetMs !== undefined && c.resetMs > now ? c.resetMs : now + backoffMs(rateRounds + 1);
         const waitMs = Math.max(0, resetMs - now) + Math.round(250 + random() * (JITTER_MS - 250));
         rateRounds += 1;
         if (waitedMs + waitMs > deps.maxRateLimitWaitMs || rateRounds > MAX_RATE_LIMIT_ROUNDS) {

@@ -113,8 +113,10 @@ class XNetwork implements Network {
     for (let attempt = 1; ; attempt++) {
       let failure: NetworkError;
       try {
-        const res = await this.call('POST tweets', (timeoutMs) =>
-          this.http.postJson<{ data?: { id?: string } }>('tweets', body, { timeoutMs }), { idempotent: false, what: 'posts' });
+        const res = await this.call('POST tweets', (timeoutMs) => {
+          req.fence?.(); // after any rate-limit wait: a worker that lost its lease posts nothing
+          return this.http.postJson<{ data?: { id?: string } }>('tweets', body, { timeoutMs });
+        }, { idempotent: false, what: 'posts' });
         const id = res.data?.id;
         if (id && ID_RE.test(id)) {
           log.info({ postId: id, media: mediaIds.length }, 'X: posted');
@@ -138,6 +140,8 @@ class XNetwork implements Network {
       if (!failure.ambiguous) throw failure;
 
       log.warn({ attempt, error: failure.message }, 'X: the post may or may not exist; looking for it before trying again');
+      // Give X's timeline a moment to show a post that was created, then look.
+      await this.sleep(Math.min(30_000, 2_000 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 4));
       let found: PublishedPost | undefined;
       try {
         found = await this.findPublished(req.reference, startedAt - RECOVERY_SLACK_MS);
@@ -159,7 +163,6 @@ class XNetwork implements Network {
           userMessage: `X did not confirm the post after ${attempt} tries and it is not on the account yet; look at the X account before trying again`,
         });
       }
-      await this.sleep(Math.min(30_000, 1_000 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
     }
   }
 
@@ -173,7 +176,7 @@ class XNetwork implements Network {
     for (let page = 0; page < FIND_MAX_PAGES; page++) {
       const res = await this.call('GET users/:id/tweets', (timeoutMs) =>
         this.http.get<{ data?: XPost[]; meta?: { next_token?: string } }>('users/:id/tweets', {
-          max_results: 100, start_time: startTime, 'tweet.fields': 'created_at,attachments', pagination_token: token,
+          max_results: 100, start_time: startTime, 'tweet.fields': 'created_at,attachments', exclude: 'retweets,replies', pagination_token: token,
         }, { timeoutMs, params: { id: me.id } }), { idempotent: true, what: 'reads of the account\'s posts' });
       for (const post of res.data ?? []) {
         const createdAt = post.created_at ? Date.parse(post.created_at) : undefined;
