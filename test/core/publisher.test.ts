@@ -28,14 +28,14 @@ describe('publishing an approved appeal', () => {
     await store.close();
   });
 
-  function makeService(networks = new Map([['x' as const, x]])): AppealService {
+  function makeService(networks = new Map([['x' as const, x]]), over: { store?: Store; publishLeaseMs?: number } = {}): AppealService {
     return new AppealService({
-      store, room, media: fakeMedia, clock: systemClock, logger: silent,
+      store: over.store ?? store, room, media: fakeMedia, clock: systemClock, logger: silent,
       policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
       enabledNetworks: ['x'],
       networks,
       recheckDelaysMs: [],
-      publishLeaseMs: 300,
+      publishLeaseMs: over.publishLeaseMs ?? 300,
     });
   }
 
@@ -179,16 +179,14 @@ describe('publishing an approved appeal', () => {
   it('a worker whose lease lapsed mid-publish posts nothing; the one that took over posts once', async () => {
     const appeal = await draftWithImage();
     // Worker A can't renew its lease (its store connection hangs up), and X is slow.
-    const a = new AppealService({
+    const a = makeService(undefined, {
+      publishLeaseMs: 150,
       store: storeWith({
         renew: async (key: string, owner: string, ttl: number) => {
           if (key.startsWith('publish-lease:')) throw new Error('store unreachable');
           return store.renew(key, owner, ttl);
         },
       } as never),
-      room, media: fakeMedia, clock: systemClock, logger: silent,
-      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
-      enabledNetworks: ['x'], networks: new Map([['x' as const, x]]), recheckDelaysMs: [], publishLeaseMs: 150,
     });
     x.delayMs = 500;
     await service.publisher.stop(0); // only A starts on approval
@@ -212,7 +210,7 @@ describe('publishing an approved appeal', () => {
   it('a store failure after X accepted the post is not recorded as a failure; the next sweep records the post', async () => {
     const appeal = await draftWithImage();
     let failOnce = true;
-    const flaky = new AppealService({
+    const flaky = makeService(undefined, {
       store: storeWith({
         set: async (key: string, value: unknown, ttl?: number) => {
           if (failOnce && key.startsWith('publication:')) {
@@ -222,9 +220,6 @@ describe('publishing an approved appeal', () => {
           return store.set(key, value, ttl);
         },
       } as never),
-      room, media: fakeMedia, clock: systemClock, logger: silent,
-      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
-      enabledNetworks: ['x'], networks: new Map([['x' as const, x]]), recheckDelaysMs: [], publishLeaseMs: 300,
     });
     await service.publisher.stop(0);
     const card = appeal.cards.at(-1)!.ts;

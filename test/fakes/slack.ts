@@ -32,7 +32,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { parseMultipart } from './multipart.js';
 import { postSigned, type SignedPostResult } from './slack-signing.js';
+
+export { parseMultipart };
 import { FakeSocketMode, type SocketConnection, type SocketDelivery, type SocketSendOptions } from './slack-socket.js';
 
 export { FakeSocketMode, SOCKET_ACK_TIMEOUT_MS, SOCKET_PING_INTERVAL_MS } from './slack-socket.js';
@@ -435,44 +438,6 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-interface MultipartPart {
-  name?: string;
-  filename?: string;
-  contentType?: string;
-  data: Buffer;
-}
-
-/** Minimal multipart/form-data parser (enough for fetch's FormData and curl -F). */
-export function parseMultipart(body: Buffer, contentType: string): MultipartPart[] {
-  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  const b = m?.[1] ?? m?.[2];
-  if (!b) throw new Error('multipart body without boundary');
-  const boundary = Buffer.from(`--${b}`);
-  const delimiter = Buffer.from(`\r\n--${b}`);
-  const parts: MultipartPart[] = [];
-  let pos = body.indexOf(boundary);
-  while (pos !== -1) {
-    let start = pos + boundary.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    if (body.subarray(start, start + 2).toString() === '\r\n') start += 2;
-    const headerEnd = body.indexOf('\r\n\r\n', start);
-    if (headerEnd === -1) break;
-    const headers = body.subarray(start, headerEnd).toString('utf8');
-    const next = body.indexOf(delimiter, headerEnd + 4);
-    if (next === -1) break;
-    const disposition = /content-disposition:[^\r\n]*/i.exec(headers)?.[0] ?? '';
-    const part: MultipartPart = { data: body.subarray(headerEnd + 4, next) };
-    const name = /\bname="([^"]*)"/i.exec(disposition)?.[1];
-    const filename = /\bfilename="([^"]*)"/i.exec(disposition)?.[1];
-    const ct = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim();
-    if (name !== undefined) part.name = name;
-    if (filename !== undefined) part.filename = filename;
-    if (ct !== undefined) part.contentType = ct;
-    parts.push(part);
-    pos = next + 2;
-  }
-  return parts;
-}
 
 /** Form-encodes like Slack does (%20 for spaces, not '+'). */
 function formEncode(fields: Record<string, string>): string {

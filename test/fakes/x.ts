@@ -37,6 +37,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import twitterText from 'twitter-text';
 import { decodeParams, OAuth1Verifier, type OAuth1Credentials, type Param } from './x-oauth.js';
+import { parseMultipart, type MultipartPart } from './multipart.js';
 
 export type { OAuth1Credentials } from './x-oauth.js';
 export { oauth1Header } from './x-oauth.js';
@@ -279,44 +280,6 @@ function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   });
 }
 
-interface MultipartPart {
-  name?: string;
-  filename?: string;
-  contentType?: string;
-  data: Buffer;
-}
-
-/** Minimal multipart/form-data parser (enough for twitter-api-v2's FormDataHelper, fetch and curl). */
-export function parseMultipart(body: Buffer, contentType: string): MultipartPart[] {
-  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  const b = m?.[1] ?? m?.[2];
-  if (!b) throw invalidRequest('multipart body without boundary');
-  const boundary = Buffer.from(`--${b}`);
-  const delimiter = Buffer.from(`\r\n--${b}`);
-  const parts: MultipartPart[] = [];
-  let pos = body.indexOf(boundary);
-  while (pos !== -1) {
-    let start = pos + boundary.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    if (body.subarray(start, start + 2).toString() === '\r\n') start += 2;
-    const headerEnd = body.indexOf('\r\n\r\n', start);
-    if (headerEnd === -1) break;
-    const headers = body.subarray(start, headerEnd).toString('utf8');
-    const next = body.indexOf(delimiter, headerEnd + 4);
-    if (next === -1) break;
-    const disposition = /content-disposition:[^\r\n]*/i.exec(headers)?.[0] ?? '';
-    const part: MultipartPart = { data: body.subarray(headerEnd + 4, next) };
-    const name = /\bname="([^"]*)"/i.exec(disposition)?.[1];
-    const filename = /\bfilename="([^"]*)"/i.exec(disposition)?.[1];
-    const ct = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim();
-    if (name !== undefined) part.name = name;
-    if (filename !== undefined) part.filename = filename;
-    if (ct !== undefined) part.contentType = ct;
-    parts.push(part);
-    pos = next + 2;
-  }
-  return parts;
-}
 
 function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -717,7 +680,7 @@ export class FakeX {
     let segment: string | undefined;
     let bytes: Buffer | undefined;
     if (/^multipart\/form-data/i.test(ctx.contentType)) {
-      for (const part of parseMultipart(ctx.body, ctx.contentType)) {
+      for (const part of multipartOf(ctx)) {
         if (part.name === 'segment_index') segment = part.data.toString('utf8');
         if (part.name === 'media') bytes = Buffer.from(part.data);
       }
@@ -771,7 +734,7 @@ export class FakeX {
     let category: string | undefined;
     let mediaType: string | undefined;
     if (/^multipart\/form-data/i.test(ctx.contentType)) {
-      for (const part of parseMultipart(ctx.body, ctx.contentType)) {
+      for (const part of multipartOf(ctx)) {
         if (part.name === 'media') bytes = Buffer.from(part.data);
         if (part.name === 'media_category') category = part.data.toString('utf8');
         if (part.name === 'media_type') mediaType = part.data.toString('utf8');
@@ -1010,4 +973,13 @@ export async function startFakeX(opts: FakeXOptions = {}): Promise<FakeX> {
   });
   const { port } = server.address() as AddressInfo;
   return new FakeX(server, `http://127.0.0.1:${port}`, opts);
+}
+
+/** The multipart parts of a request; a malformed body is X's 400. */
+function multipartOf(ctx: { body: Buffer; contentType: string }): MultipartPart[] {
+  try {
+    return parseMultipart(ctx.body, ctx.contentType);
+  } catch {
+    throw invalidRequest('multipart body without boundary');
+  }
 }

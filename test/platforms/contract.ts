@@ -117,7 +117,8 @@ export function mediaFile(bytes: Buffer, mime: string, name: string): MediaFile 
   return { sha256: createHash('sha256').update(bytes).digest('hex'), bytes, mime, name };
 }
 
-async function rejection(p: Promise<unknown>): Promise<NetworkError> {
+/** The NetworkError a promise rejects with (fails the test when it resolves or throws something else). */
+export async function rejection(p: Promise<unknown>): Promise<NetworkError> {
   try {
     await p;
   } catch (err) {

@@ -8,7 +8,7 @@ import type { XConfig } from '../../src/config.js';
 import { NetworkError, type Network } from '../../src/core/ports.js';
 import { createX, type XDeps } from '../../src/platforms/x/index.js';
 import { DUPLICATE_DETAIL, startFakeX, type FakeX, type FakeXOptions, type XRoute } from '../fakes/x.js';
-import { captureLogger, freshReference, mediaFile, networkContract, request, type FakeNetworkControl, type NetworkOp, type ScriptedFailure } from './contract.js';
+import { captureLogger, freshReference, mediaFile, networkContract, rejection, request, type FakeNetworkControl, type NetworkOp, type ScriptedFailure } from './contract.js';
 
 const CREDS = {
   appKey: 'x-test-consumer-key',
@@ -81,15 +81,6 @@ describe('X adapter', () => {
 
   const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101.\n\n${ref}`, ref);
 
-  async function rejection(p: Promise<unknown>): Promise<NetworkError> {
-    try {
-      await p;
-    } catch (err) {
-      expect(err).toBeInstanceOf(NetworkError);
-      return err as NetworkError;
-    }
-    throw new Error('expected a NetworkError');
-  }
 
   function expectNoSecrets(...things: unknown[]): void {
     const text = things.map((t) => inspect(t, { depth: 10 })).join('\n');
