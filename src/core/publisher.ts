@@ -71,6 +71,8 @@ export const liveMember = (id: string, network: NetworkName, postId: string) => 
 const RECOVERY_SLACK_MS = 5 * 60_000;
 const DEFAULT_LEASE_MS = 15_000;
 const DEFAULT_SWEEP_MS = 5_000;
+/** A draft in the pending set longer than this is an approval whose save failed. */
+const STALE_DRAFT_MS = 10 * 60_000;
 
 export interface PublisherDeps {
   store: Store;
@@ -174,8 +176,10 @@ export class Publisher {
     const log = this.deps.logger.child({ appeal: id });
     let appeal = await store.get<Appeal>(`appeal:${id}`);
     if (!appeal || !['approved', 'publishing', 'published'].includes(appeal.state)) {
-      // (A draft here is an approval whose save failed: the next approval adds it again.)
-      if (!appeal || appeal.state !== 'approved') await store.removeFromSet(publishKeys.pending, id);
+      // A draft here is an approval being saved right now (it joins the set just before), or
+      // one whose save failed long ago (the next approval adds it again).
+      const staleDraft = appeal?.state === 'draft' && this.deps.clock.now() - appeal.updatedAt > STALE_DRAFT_MS;
+      if (!appeal || appeal.state === 'rejected' || appeal.state === 'withdrawn' || staleDraft) await store.removeFromSet(publishKeys.pending, id);
       return;
     }
     const hash = appeal.approval?.hash;
