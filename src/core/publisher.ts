@@ -51,6 +51,13 @@ export type PublicationRecord =
       permanent: boolean;
       /** Tried again by itself at this time (a rate limit that ends later). */
       retryAt?: number;
+      /**
+       * The network never confirmed whether it took the post: it looks for the post again
+       * (never posts) at this time, so a post that did go through is recorded after all.
+       */
+      checkAt?: number;
+      /** Looks made so far after an unconfirmed post. */
+      checks?: number;
     };
 
 export const publishKeys = {
@@ -71,6 +78,8 @@ export const liveMember = (id: string, network: NetworkName, postId: string) => 
 const RECOVERY_SLACK_MS = 5 * 60_000;
 const DEFAULT_LEASE_MS = 15_000;
 const DEFAULT_SWEEP_MS = 5_000;
+/** After a post the network never confirmed: look for it again after these pauses. */
+export const LOOK_AGAIN_MS = [2 * 60_000, 10 * 60_000];
 /** A draft in the pending set longer than this is an approval whose save failed. */
 const STALE_DRAFT_MS = 10 * 60_000;
 
@@ -221,6 +230,10 @@ export class Publisher {
     const recordKey = publishKeys.record(appeal.id, network);
     const due = (rec: PublicationRecord | undefined) =>
       !rec || rec.hash !== hash || (rec.state === 'failed' && (retry || (rec.retryAt !== undefined && rec.retryAt <= clock.now())));
+    const lookDue = (rec: PublicationRecord | undefined): rec is Extract<PublicationRecord, { state: 'failed' }> =>
+      !retry && rec?.state === 'failed' && rec.hash === hash && rec.checkAt !== undefined && rec.checkAt <= clock.now();
+
+    if (lookDue(await store.get<PublicationRecord>(recordKey))) return this.lookAgain(appeal, network, hash, log);
 
     if (!due(await store.get<PublicationRecord>(recordKey))) return 'skipped';
     const leaseKey = publishKeys.lease(appeal.id, network, hash);
@@ -284,6 +297,38 @@ export class Publisher {
     }
   }
 
+  /** After an unconfirmed post: look for it (never post); record it if it is there. */
+  private async lookAgain(appeal: Appeal, network: NetworkName, hash: string, log: Logger): Promise<Outcome> {
+    const { store, clock } = this.deps;
+    const recordKey = publishKeys.record(appeal.id, network);
+    const adapter = this.deps.networks.get(network);
+    const lease = adapter ? await tryLease(store, publishKeys.lease(appeal.id, network, hash), this.deps.leaseMs ?? DEFAULT_LEASE_MS) : undefined;
+    if (!lease) return 'busy';
+    try {
+      const rec = await store.get<PublicationRecord>(recordKey);
+      if (rec?.state !== 'failed' || rec.hash !== hash || rec.checkAt === undefined || rec.checkAt > clock.now()) return 'skipped';
+      const attempt = await store.get<{ startedAt: number }>(publishKeys.attempt(appeal.id, network, hash));
+      let found: PublishedPost | undefined;
+      try {
+        found = await adapter!.findPublished(reference(appeal.id), (attempt?.startedAt ?? rec.at) - RECOVERY_SLACK_MS);
+      } catch (err) {
+        log.warn({ err }, 'could not look for the unconfirmed post; looking again later');
+      }
+      if (found) {
+        log.warn({ postId: found.postId }, 'the unconfirmed post went through after all: recorded');
+        return await this.succeed(appeal, hash, network, found, true, log);
+      }
+      const checks = (rec.checks ?? 0) + 1;
+      const next = LOOK_AGAIN_MS[checks];
+      const { checkAt: _done, ...rest } = rec;
+      await store.set<PublicationRecord>(recordKey, { ...rest, checks, ...(next !== undefined ? { checkAt: clock.now() + next } : {}) });
+      log.info({ checks, again: next !== undefined }, 'the unconfirmed post is not on the account');
+      return 'skipped';
+    } finally {
+      await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the publish lease'));
+    }
+  }
+
   private async succeed(appeal: Appeal, hash: string, network: NetworkName, post: PublishedPost, recovered: boolean, log: Logger): Promise<PublicationRecord> {
     const rec: PublicationRecord = {
       state: 'published',
@@ -311,6 +356,7 @@ export class Publisher {
       return 'busy';
     }
     const retryAt = err.code === 'rate_limited' && err.retryAfterMs !== undefined ? now + err.retryAfterMs : undefined;
+    const checkAt = err.ambiguous ? now + LOOK_AGAIN_MS[0]! : undefined;
     const rec: PublicationRecord = {
       state: 'failed',
       network,
@@ -320,6 +366,7 @@ export class Publisher {
       code: err.code,
       permanent: err.permanent,
       ...(retryAt !== undefined ? { retryAt } : {}),
+      ...(checkAt !== undefined ? { checkAt, checks: 0 } : {}),
     };
     await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.warn({ code: err.code, status: err.status, permanent: err.permanent, retryAt, err }, 'publishing failed');
@@ -335,7 +382,9 @@ export class Publisher {
     const now = this.deps.clock.now();
     const next: Message = rec.retryAt !== undefined
       ? msg`Loudhailer tries again by itself at ${clockTime(rec.retryAt, now)}; ${code(`/appeal retry ${appeal.id} ${rec.network}`)} tries now.`
-      : msg`${code(`/appeal retry ${appeal.id} ${rec.network}`)} tries again.`;
+      : rec.checkAt !== undefined
+        ? msg`Loudhailer looks for it on the account again in a few minutes and says so here if it is there; ${code(`/appeal retry ${appeal.id} ${rec.network}`)} looks first too, and posts only if it isn't.`
+        : msg`${code(`/appeal retry ${appeal.id} ${rec.network}`)} tries again.`;
     return msg`:warning: ${strong(`${showId(appeal.id)} couldn't be published on ${label}`)}: ${rec.reason}. ${next}`;
   }
 
@@ -351,7 +400,7 @@ export class Publisher {
       const published = targets.filter((n) => { const r = records.get(n); return r?.state === 'published' && r.hash === hash; });
       const open = targets.filter((n) => {
         const r = records.get(n);
-        return !r || r.hash !== hash || (r.state === 'failed' && r.retryAt !== undefined);
+        return !r || r.hash !== hash || (r.state === 'failed' && (r.retryAt !== undefined || r.checkAt !== undefined));
       });
       // Tell the thread about each outcome it hasn't heard of yet (recorded before told).
       for (const n of targets) {

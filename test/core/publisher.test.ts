@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Appeal } from '../../src/core/appeal.js';
-import { systemClock, type Logger, type Store } from '../../src/core/ports.js';
-import { liveMember, publishKeys, type PublicationRecord } from '../../src/core/publisher.js';
+import { systemClock, type Clock, type Logger, type Store } from '../../src/core/ports.js';
+import { LOOK_AGAIN_MS, liveMember, publishKeys, type PublicationRecord } from '../../src/core/publisher.js';
 import { AppealService, keys } from '../../src/core/service.js';
 import { plain } from '../../src/core/messages.js';
 import { openStore } from '../../src/store/index.js';
@@ -28,9 +28,9 @@ describe('publishing an approved appeal', () => {
     await store.close();
   });
 
-  function makeService(networks = new Map([['x' as const, x]]), over: { store?: Store; publishLeaseMs?: number } = {}): AppealService {
+  function makeService(networks = new Map([['x' as const, x]]), over: { store?: Store; publishLeaseMs?: number; clock?: Clock } = {}): AppealService {
     return new AppealService({
-      store: over.store ?? store, room, media: fakeMedia, clock: systemClock, logger: silent,
+      store: over.store ?? store, room, media: fakeMedia, clock: over.clock ?? systemClock, logger: silent,
       policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
       enabledNetworks: ['x'],
       networks,
@@ -121,6 +121,48 @@ describe('publishing an approved appeal', () => {
     await settle();
     expect(x.posts).toHaveLength(1);
     expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id });
+  });
+
+  it('a post X never confirmed is looked for again later (never re-posted), and recorded if it went through', async () => {
+    let t = Date.now();
+    const clock = { now: () => t };
+    service = makeService(undefined, { clock });
+    const appeal = await draftWithImage();
+    x.loseAnswer = unavailable(); // X took it; the answer was lost; the adapter's own look missed it
+    await approve(appeal);
+    await settle();
+    expect(await record(appeal.id)).toMatchObject({ state: 'failed', checkAt: t + LOOK_AGAIN_MS[0]! });
+    expect(room.texts().find((t) => t.includes("couldn't be published on X"))).toContain('looks for it on the account again');
+    await service.publisher.sweep();
+    expect(x.calls.find).toBe(0); // not yet
+    t += LOOK_AGAIN_MS[0]!;
+    await service.publisher.sweep();
+    expect(x.calls.find).toBe(1);
+    expect(x.calls.publish).toBe(1);
+    expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id, recovered: true });
+    expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+  });
+
+  it('a post X never confirmed and that never appears: looked for twice, then left to a person', async () => {
+    let t = Date.now();
+    const clock = { now: () => t };
+    service = makeService(undefined, { clock });
+    const appeal = await draftWithImage();
+    x.publishErrors.push(unavailable()); // X didn't take it
+    await approve(appeal);
+    await settle();
+    for (const pause of LOOK_AGAIN_MS) {
+      t += pause;
+      await service.publisher.sweep();
+    }
+    expect(x.calls.find).toBe(LOOK_AGAIN_MS.length);
+    expect(x.calls.publish).toBe(1);
+    expect(x.posts).toHaveLength(0);
+    expect(await record(appeal.id)).toMatchObject({ state: 'failed', checks: LOOK_AGAIN_MS.length });
+    expect((await record(appeal.id) as { checkAt?: number }).checkAt).toBeUndefined();
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+    expect(room.texts().filter((t) => t.includes("couldn't be published on X"))).toHaveLength(1);
   });
 
   it('a permanent failure is posted with its reason, not retried by itself, and /appeal retry tries again', async () => {
