@@ -191,6 +191,23 @@ describe('e2e: publishing to X, exactly once, with live reach', () => {
     expect(botThread(rootTs).some((m) => /couldn't be published/.test(m.text))).toBe(false);
   });
 
+  it('two replicas on one store: approvals arriving at different replicas → one post, one reach message', async () => {
+    await freshX();
+    const a = await start();
+    const b = await start(a.storeUrl);
+    const { id, ts: rootTs } = await draft(a, 'Appeal: have you seen this white van? It was seen near the school on Monday.');
+    await slack.react(a.eventsUrl, SIGNING_SECRET, { user: 'UAPP1', channel: CHANNEL, ts: rootTs, reaction: 'white_check_mark' });
+    await slack.react(b.eventsUrl, SIGNING_SECRET, { user: 'UAPP2', channel: CHANNEL, ts: rootTs, reaction: 'white_check_mark' });
+    await slack.waitFor(() => liveMessages(rootTs)[0], { description: 'published', timeoutMs: 20_000 });
+    const reach = await slack.waitFor(() => botThread(rootTs).find((m) => /Reach of/.test(m.text)), { description: 'the reach message', timeoutMs: 20_000 });
+    x.setImpressions(x.posts[0]!.id, 99);
+    await slack.waitFor(() => /X: 99 views/.test(slack.message(CHANNEL, reach.ts)!.text), { description: 'the new count', timeoutMs: 30_000 });
+    expect(x.posts).toHaveLength(1);
+    expect(x.posts[0]!.text).toContain(`Ref ${id}`);
+    expect(liveMessages(rootTs)).toHaveLength(1);
+    expect(botThread(rootTs).filter((m) => /Reach of/.test(m.text))).toHaveLength(1);
+  });
+
   it('SIGKILL after approval, before anything reached X → one post after a restart on the same store', async () => {
     await freshX();
     const app = await start();
