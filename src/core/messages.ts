@@ -87,4 +87,6 @@ export interface CardView {
   hash: string;
   approvedBy?: string[];
   rejectedBy?: string;
+  /** Once publishing has outcomes: per network, its link or why it failed. */
+  publications?: Array<{ network: NetworkName; label: string; url?: string; failed?: string }>;
 }

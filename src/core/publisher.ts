@@ -403,6 +403,7 @@ export class Publisher {
         return !r || r.hash !== hash || (r.state === 'failed' && (r.retryAt !== undefined || r.checkAt !== undefined));
       });
       // Tell the thread about each outcome it hasn't heard of yet (recorded before told).
+      let news = false;
       for (const n of targets) {
         const r = records.get(n);
         if (!r || r.hash !== hash) continue;
@@ -410,19 +411,27 @@ export class Publisher {
         if ((await store.get<string>(publishKeys.told(id, n))) === mark) continue;
         await this.say(appeal, this.outcomeMessage(appeal, r));
         await store.set(publishKeys.told(id, n), mark);
+        news = true;
       }
       if (open.length === 0) await store.removeFromSet(publishKeys.pending, id);
+      let current = appeal;
       if (appeal.state === 'publishing' && published.length > 0) {
-        const next = transition(appeal, 'published', clock.now());
+        current = transition(appeal, 'published', clock.now());
         await lease.check();
-        await store.set(`appeal:${id}`, next);
+        await store.set(`appeal:${id}`, current);
         log.info({ published }, 'appeal published');
-        const card = currentCard(next);
-        if (card) {
-          await this.deps.room
-            .updateCard({ channel: next.channel, ts: card.ts }, this.deps.cardView(next, card.revision, card.hash))
-            .catch((err: unknown) => log.warn({ err }, 'card update failed'));
-        }
+      }
+      const card = currentCard(current);
+      if (card && (news || current !== appeal)) {
+        // The card shows each network's link (or why it failed), for whoever looks at it first.
+        const publications = targets.flatMap((n) => {
+          const r = records.get(n);
+          if (!r || r.hash !== hash) return [];
+          return [r.state === 'published' ? { network: n, label: NETWORK_LABELS[n], url: r.url } : { network: n, label: NETWORK_LABELS[n], failed: r.reason }];
+        });
+        await this.deps.room
+          .updateCard({ channel: current.channel, ts: card.ts }, { ...this.deps.cardView(current, card.revision, card.hash), publications })
+          .catch((err: unknown) => log.warn({ err }, 'card update failed'));
       }
     });
   }

@@ -66,6 +66,22 @@ describe('the appeal card in Block Kit', () => {
     expect(texts).toContain('```*urgent* _now_ `\u200b`\u200b`x`\u200b`\u200b` &lt;!here&gt;```');
   });
 
+  it('a published card links each post and says plainly where publishing failed', () => {
+    const { blocks } = renderCard(card({
+      state: 'published',
+      approvedBy: ['UAPP1', 'UAPP2'],
+      publications: [
+        { network: 'x', label: 'X', url: 'https://x.com/force/status/123' },
+        { network: 'facebook', label: 'Facebook', failed: 'Facebook said <no> & refused' },
+        { network: 'flickr', label: 'Flickr', url: 'javascript:alert(1)' },
+      ],
+    }));
+    const texts = blocks.map(blockText).join('\n');
+    expect(texts).toContain('<https://x.com/force/status/123|x.com/force/status/123>');
+    expect(texts).toContain('*Facebook*: not published: Facebook said &lt;no&gt; &amp; refused');
+    expect(texts).not.toContain('<javascript:');
+  });
+
   it('stays within Slack limits for the longest appeal and the most media', () => {
     const long = Array.from({ length: 60 }, (_, i) => `Line ${i}: ${'&<>'.repeat(12)} words words words`).join('\n').slice(0, 3000);
     const names = Array.from({ length: 10 }, (_, i) => `${'`very long file name `'.repeat(8)}${i}.jpg`);

@@ -75,6 +75,10 @@ describe('publishing an approved appeal', () => {
     const texts = room.texts();
     expect(texts.findIndex((t) => t.includes('approved by'))).toBeLessThan(texts.findIndex((t) => t.includes('is live on X')));
     expect(texts.find((t) => t.includes('is live on X'))).toContain(`x.example/status/${x.posts[0]!.id}`);
+    // The card itself says where it is live.
+    const card = room.message(appeal.cards.at(-1)!.ts).card!;
+    expect(card.state).toBe('published');
+    expect(card.publications).toEqual([{ network: 'x', label: 'X', url: `https://x.example/status/${x.posts[0]!.id}` }]);
   });
 
   it('publishes once however many workers try at the same time', async () => {
@@ -173,6 +177,7 @@ describe('publishing an approved appeal', () => {
     expect(x.calls.publish).toBe(1);
     expect(room.texts().find((t) => t.includes("couldn't be published on X"))).toContain('duplicate');
     expect((await load(appeal.id)).state).toBe('publishing');
+    expect(room.message(appeal.cards.at(-1)!.ts).card!.publications).toEqual([{ network: 'x', label: 'X', failed: 'X refused the post as a duplicate' }]);
     await service.publisher.sweep();
     expect(x.calls.publish).toBe(1);
     expect(await store.members(publishKeys.pending)).toEqual([]);

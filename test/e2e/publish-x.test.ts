@@ -7,7 +7,7 @@ import { openStore } from '../../src/store/index.js';
 import { startFakeX, type FakeX } from '../fakes/x.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack.js';
 import { jpegWithGps } from '../helpers/images.js';
-import { BOT_TOKEN, SIGNING_SECRET, startApp, X_CREDENTIALS, xEnv, type RunningApp } from './harness.js';
+import { blocksText, BOT_TOKEN, SIGNING_SECRET, startApp, X_CREDENTIALS, xEnv, type RunningApp } from './harness.js';
 
 /**
  * The whole loop for Slack and X against the real app (dist/main.js): /appeal → an image in
@@ -112,6 +112,8 @@ describe('e2e: publishing to X, exactly once, with live reach', () => {
     expect(tags.Orientation).toBeUndefined();
     expect(tags.Make).toBeUndefined();
     expect(appeal.state).toBe('published');
+    // The approved card now links the post.
+    await slack.waitFor(() => blocksText(slack.message(CHANNEL, cardTs)!.blocks).includes(`/status/${post.id}`), { description: 'the link on the card' });
 
     // The reach message appears, then follows the count, edited in place.
     const reach = await slack.waitFor(() => botThread(rootTs).find((m) => /Reach of/.test(m.text)), { description: 'the reach message', timeoutMs: 20_000 });

@@ -4,7 +4,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import type { CardView } from '../../core/messages.js';
-import { escapeText, inlineCode, preformattedBody } from './text.js';
+import { escapeText, inlineCode, preformattedBody, slackLink } from './text.js';
 
 const STATE_LABEL: Record<CardView['state'], string> = {
   draft: 'DRAFT, awaiting approval',
@@ -77,6 +77,11 @@ export function renderCard(card: CardView): { text: string; blocks: KnownBlock[]
   for (const note of card.notes) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:information_source: ${escapeText(note)}` }] });
 
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: approvalsLine(card) } });
+  if (card.publications?.length) {
+    const lines = card.publications.map((p) =>
+      p.url ? `:loudspeaker: *${escapeText(p.label)}*: ${slackLink(p.url, p.url.replace(/^https?:\/\//, ''))}` : `:warning: *${escapeText(p.label)}*: not published: ${escapeText(p.failed ?? 'failed')}`);
+    for (const piece of chunks(lines.join('\n'))) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: piece } });
+  }
   if (card.state === 'draft') {
     blocks.push({
       type: 'context',
