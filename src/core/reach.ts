@@ -43,6 +43,8 @@ export interface ReachState {
   /** Kinds per network (views, or engagements where a network counts no views). */
   kinds?: Partial<Record<NetworkName, ReachCount['kind']>>;
   stopped?: boolean;
+  /** Networks whose post disappeared (deleted there): shown with their last count. */
+  gone?: NetworkName[];
 }
 
 interface LiveAppeal {
@@ -297,6 +299,8 @@ export class ReachPoller {
     await this.deps.store.removeFromSet(publishKeys.live, `${a.id}|${network}|${postId}`);
     a.posts.delete(network);
     a.misses.delete(network);
+    a.state.gone = [...new Set([...(a.state.gone ?? []), network])];
+    await this.deps.store.set(reachKeys.state(a.id), a.state);
   }
 
   /** Posts or edits the reach message when its numbers (or notes) changed. */
@@ -364,7 +368,8 @@ function reachMessage(a: LiveAppeal, now: number, notes: string[], final: boolea
   if (!current && notes.length === 0) return undefined;
   const counts = current?.counts ?? {};
   const base = baseline(a, now);
-  const networks = NETWORKS.filter((n) => a.posts.has(n) && counts[n] !== undefined);
+  const gone = a.state.gone ?? [];
+  const networks = NETWORKS.filter((n) => (a.posts.has(n) || gone.includes(n)) && counts[n] !== undefined);
   const kinds = a.state.kinds ?? {};
   const change = (d: number) => `${d >= 0 ? '+' : '−'}${fmt(Math.abs(d))} ${base.label}`;
   const lines: Part[] = msg`:chart_with_upwards_trend: ${strong(`Reach of ${showId(a.id)}`)}${final ? ' (final)' : ''}${current ? ` · updated ${new Date(current.at).toISOString().slice(11, 16)} UTC` : ': no count yet'}`;
@@ -382,8 +387,11 @@ function reachMessage(a: LiveAppeal, now: number, notes: string[], final: boolea
     } else {
       engagements += count;
     }
-    shown.push(n, count, delta);
-    lines.push(`\n${NETWORK_LABELS[n]}: ${fmt(count)} ${kind === 'views' ? 'views' : 'engagements (no view count)'} (${change(delta)})`);
+    shown.push(n, count, delta, gone.includes(n) ? 'gone' : '');
+    const what = `${fmt(count)} ${kind === 'views' ? 'views' : 'engagements (no view count)'}`;
+    lines.push(gone.includes(n)
+      ? `\n${NETWORK_LABELS[n]}: ${what} when last read; the post is no longer on ${NETWORK_LABELS[n]} (deleted there)`
+      : `\n${NETWORK_LABELS[n]}: ${what} (${change(delta)})`);
   }
   if (current) lines.push(...msg`\n${strong(`Total: ${fmt(views)} views`)} (${change(views - viewsBase)})${engagements > 0 ? ` + ${fmt(engagements)} engagements` : ''}`);
   for (const note of notes) lines.push(`\n${note}`);

@@ -206,6 +206,9 @@ describe('the reach poller', () => {
   it('stops reading a post the network no longer has', async () => {
     const [a] = await seed(1);
     const p = poller();
+    x.views.set(a!.postId, 42);
+    await p.refresh(now);
+    now += 60_000;
     x.posts.find((post) => post.id === a!.postId)!.deleted = true;
     for (let i = 0; i < 3; i++) {
       await p.refresh(now);
@@ -213,7 +216,9 @@ describe('the reach poller', () => {
     }
     expect(await store.members(publishKeys.live)).toEqual([]);
     await p.refresh(now);
-    expect(x.calls.reach).toBe(3);
+    expect(x.calls.reach).toBe(4);
+    expect(reachMessages()).toHaveLength(1);
+    expect(reachMessages()[0]!.text).toContain('the post is no longer on X (deleted there)');
   });
 
   it('the hourly change goes back to zero when the count stops changing', async () => {
