@@ -106,9 +106,10 @@ export async function tryLease(store: Store, key: string, leaseMs: number): Prom
   let held = true;
   let renewedAt = Date.now();
   const heartbeat = setInterval(() => {
+    const sentAt = Date.now(); // the store's lease runs from about now, not from its answer
     store.renew(key, owner, leaseMs).then(
       (ok) => {
-        if (ok) renewedAt = Date.now();
+        if (ok) renewedAt = sentAt;
         else held = false;
       },
       () => {

@@ -64,6 +64,8 @@ export const publishKeys = {
   record: (id: string, network: NetworkName) => `publication:${id}:${network}`,
   lease: (id: string, network: NetworkName, hash: string) => `publish-lease:${id}:${network}:${hash}`,
   attempt: (id: string, network: NetworkName, hash: string) => `publish-attempt:${id}:${network}:${hash}`,
+  /** A retry someone asked for (`/appeal retry`), until a worker has carried it out. */
+  retry: (id: string, network: NetworkName) => `publish-retry:${id}:${network}`,
   /** Which record the thread was last told about (its state and time). */
   told: (id: string, network: NetworkName) => `publication-told:${id}:${network}`,
   /** Appeals whose publishing isn't finished (resumed by `sweep`). */
@@ -80,8 +82,8 @@ const DEFAULT_LEASE_MS = 15_000;
 const DEFAULT_SWEEP_MS = 5_000;
 /** After a post the network never confirmed: look for it again after these pauses. */
 export const LOOK_AGAIN_MS = [2 * 60_000, 10 * 60_000];
-/** A draft in the pending set longer than this is an approval whose save failed. */
-const STALE_DRAFT_MS = 10 * 60_000;
+/** Times an outcome is offered to a chat platform that refuses it, one per sweep. */
+const MAX_TELL_TRIES = 10;
 
 export interface PublisherDeps {
   store: Store;
@@ -125,7 +127,9 @@ export class Publisher {
     const tick = () => {
       if (this.sweeping || this.stopped) return;
       this.sweeping = true;
-      this.sweep()
+      // Only reading the set is awaited: each appeal then runs on its own, so one waiting
+      // out a rate limit never holds up the others, nor the next sweep.
+      this.launchPending()
         .catch((err: unknown) => this.deps.logger.warn({ err }, 'resuming publishing failed; trying again shortly'))
         .finally(() => {
           this.sweeping = false;
@@ -156,9 +160,13 @@ export class Publisher {
 
   /** Resumes every appeal whose publishing isn't finished (after a restart, or a lapsed lease). */
   async sweep(): Promise<void> {
+    await Promise.all(await this.launchPending());
+  }
+
+  /** Starts every pending appeal this process isn't already publishing; returns their runs. */
+  private async launchPending(): Promise<Array<Promise<void>>> {
     const ids = await this.deps.store.members(publishKeys.pending);
-    // Each on its own: one appeal waiting out a rate limit must not hold the others up.
-    await Promise.all(ids.filter((id) => !this.busyIds.has(id)).map((id) => this.start(id)));
+    return ids.filter((id) => !this.busyIds.has(id)).map((id) => this.start(id));
   }
 
   /** The recorded publications of an appeal, per network. */
@@ -185,10 +193,15 @@ export class Publisher {
     const log = this.deps.logger.child({ appeal: id });
     let appeal = await store.get<Appeal>(`appeal:${id}`);
     if (!appeal || !['approved', 'publishing', 'published'].includes(appeal.state)) {
-      // A draft here is an approval being saved right now (it joins the set just before), or
-      // one whose save failed long ago (the next approval adds it again).
-      const staleDraft = appeal?.state === 'draft' && this.deps.clock.now() - appeal.updatedAt > STALE_DRAFT_MS;
-      if (!appeal || appeal.state === 'rejected' || appeal.state === 'withdrawn' || staleDraft) await store.removeFromSet(publishKeys.pending, id);
+      if (appeal?.state === 'draft') {
+        // An approval joins the set just before it is saved, under the appeal's lock: under
+        // that lock a draft is one whose approval didn't get saved (the next one adds it again).
+        await this.deps.lock.run(id, async () => {
+          if ((await store.get<Appeal>(`appeal:${id}`))?.state === 'draft') await store.removeFromSet(publishKeys.pending, id);
+        });
+      } else if (!appeal || appeal.state === 'rejected' || appeal.state === 'withdrawn') {
+        await store.removeFromSet(publishKeys.pending, id);
+      }
       return;
     }
     const hash = appeal.approval?.hash;
@@ -217,7 +230,11 @@ export class Publisher {
     }
 
     const outgoing = this.publishable(appeal).filter((o) => !only || only.includes(o.network));
-    const outcomes = await Promise.all(outgoing.map((o) => this.publishOne(appeal, o, hash, retry, log)));
+    // Settled, not all: a store error on one network must not let the others run on untracked.
+    const settled = await Promise.allSettled(outgoing.map((o) => this.publishOne(appeal, o, hash, retry, log)));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    const outcomes = settled.map((r) => (r as PromiseFulfilledResult<Outcome>).value);
     if (outcomes.some((o) => o === 'busy')) return; // another worker is on it and will finish the round
     await this.finishRound(id, log);
   }
@@ -228,73 +245,92 @@ export class Publisher {
     const network = out.network;
     const log = parent.child({ network });
     const recordKey = publishKeys.record(appeal.id, network);
-    const due = (rec: PublicationRecord | undefined) =>
-      !rec || rec.hash !== hash || (rec.state === 'failed' && (retry || (rec.retryAt !== undefined && rec.retryAt <= clock.now())));
-    const lookDue = (rec: PublicationRecord | undefined): rec is Extract<PublicationRecord, { state: 'failed' }> =>
-      !retry && rec?.state === 'failed' && rec.hash === hash && rec.checkAt !== undefined && rec.checkAt <= clock.now();
+    const retryKey = publishKeys.retry(appeal.id, network);
+    // A retry asked for with /appeal retry is kept in the store until carried out, so a busy
+    // lease or a crash can't lose it.
+    const asked = async () => retry || (await store.get<boolean>(retryKey)) === true;
+    const due = (rec: PublicationRecord | undefined, again: boolean) =>
+      !rec || rec.hash !== hash || (rec.state === 'failed' && (again || (rec.retryAt !== undefined && rec.retryAt <= clock.now())));
+    const lookDue = (rec: PublicationRecord | undefined, again: boolean): rec is Extract<PublicationRecord, { state: 'failed' }> =>
+      !again && rec?.state === 'failed' && rec.hash === hash && rec.checkAt !== undefined && rec.checkAt <= clock.now();
 
-    if (lookDue(await store.get<PublicationRecord>(recordKey))) return this.lookAgain(appeal, network, hash, log);
+    const first = await store.get<PublicationRecord>(recordKey);
+    if (lookDue(first, await asked())) return this.lookAgain(appeal, network, hash, log);
 
-    if (!due(await store.get<PublicationRecord>(recordKey))) return 'skipped';
+    if (!due(first, await asked())) {
+      if (first?.state === 'published') await store.delete(retryKey); // nothing left to retry
+      return 'skipped';
+    }
     const leaseKey = publishKeys.lease(appeal.id, network, hash);
     const lease = await tryLease(store, leaseKey, this.deps.leaseMs ?? DEFAULT_LEASE_MS);
     if (!lease) return 'busy';
     try {
       // Someone may have finished between our first look and taking the lease.
-      if (!due(await store.get<PublicationRecord>(recordKey))) return 'skipped';
-      const adapter = this.deps.networks.get(network);
-      if (!adapter) {
-        return await this.fail(appeal, hash, network, new NetworkError({
-          network, code: 'auth', permanent: true,
-          userMessage: `${NETWORK_LABELS[network]} isn't configured on this bot any more (its credentials are not set)`,
-        }), lease, log);
-      }
-
-      let post: PublishedPost;
-      try {
-        const attemptKey = publishKeys.attempt(appeal.id, network, hash);
-        const attempt = await store.get<{ startedAt: number }>(attemptKey);
-        const ref = reference(appeal.id);
-        if (attempt) {
-          // An earlier attempt may have reached the network: look before posting again.
-          const found = await adapter.findPublished(ref, attempt.startedAt - RECOVERY_SLACK_MS);
-          if (found) {
-            log.warn({ postId: found.postId }, 'found the post of an interrupted attempt: not posting again');
-            return await this.succeed(appeal, hash, network, found, true, log);
-          }
-        } else {
-          await store.set(attemptKey, { startedAt: clock.now() });
-        }
-        const media = await this.loadMedia(appeal, out.media);
-        const started = clock.now();
-        post = await adapter.publish({
-          appealId: appeal.id,
-          hash,
-          text: out.text,
-          ...(out.title !== undefined ? { title: out.title } : {}),
-          media,
-          reference: ref,
-          // Checked right before the post is created: a worker whose lease lapsed (a long
-          // stall) must not post, since another may have taken over.
-          fence: () => {
-            if (!lease.held) throw new LeaseLost(leaseKey);
-          },
-        });
-        log.info({ postId: post.postId, ms: clock.now() - started }, 'published');
-      } catch (err) {
-        if (err instanceof LeaseLost) {
-          log.warn({}, 'lost the publish lease before posting; whoever holds it now publishes');
-          return 'busy';
-        }
-        if (err instanceof NetworkError) return await this.fail(appeal, hash, network, err, lease, log);
-        throw err; // the store or a bug: nothing is recorded, the sweeper resumes it
-      }
-      // A store failure from here on is thrown, never recorded as a publishing failure: the
-      // post exists, and the next sweep finds it by its reference and records it.
-      return await this.succeed(appeal, hash, network, post, false, log);
+      if (!due(await store.get<PublicationRecord>(recordKey), await asked())) return 'skipped';
+      const outcome = await this.attempt(appeal, out, hash, lease, log);
+      // A retry is carried out once its outcome is recorded (and then told as a new one).
+      if (outcome !== 'busy') await store.delete(retryKey);
+      return outcome;
     } finally {
       await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the publish lease'));
     }
+  }
+
+  /** Under the lease: recover or publish, then record. */
+  private async attempt(appeal: Appeal, out: OutgoingContent, hash: string, lease: HeldLease, log: Logger): Promise<Outcome> {
+    const { store, clock } = this.deps;
+    const network = out.network;
+    const leaseKey = publishKeys.lease(appeal.id, network, hash);
+    const adapter = this.deps.networks.get(network);
+    if (!adapter) {
+      return await this.fail(appeal, hash, network, new NetworkError({
+        network, code: 'auth', permanent: true,
+        userMessage: `${NETWORK_LABELS[network]} isn't configured on this bot any more (its credentials are not set)`,
+      }), lease, log);
+    }
+
+    let post: PublishedPost;
+    try {
+      const attemptKey = publishKeys.attempt(appeal.id, network, hash);
+      const attempt = await store.get<{ startedAt: number }>(attemptKey);
+      const ref = reference(appeal.id);
+      if (attempt) {
+        // An earlier attempt may have reached the network: look before posting again.
+        const found = await adapter.findPublished(ref, attempt.startedAt - RECOVERY_SLACK_MS);
+        if (found) {
+          log.warn({ postId: found.postId }, 'found the post of an interrupted attempt: not posting again');
+          return await this.succeed(appeal, hash, network, found, true, log);
+        }
+      } else {
+        await store.set(attemptKey, { startedAt: clock.now() });
+      }
+      const media = await this.loadMedia(appeal, out.media);
+      const started = clock.now();
+      post = await adapter.publish({
+        appealId: appeal.id,
+        hash,
+        text: out.text,
+        ...(out.title !== undefined ? { title: out.title } : {}),
+        media,
+        reference: ref,
+        // Checked right before the post is created: a worker whose lease lapsed (a long
+        // stall) must not post, since another may have taken over.
+        fence: () => {
+          if (!lease.held) throw new LeaseLost(leaseKey);
+        },
+      });
+      log.info({ postId: post.postId, ms: clock.now() - started }, 'published');
+    } catch (err) {
+      if (err instanceof LeaseLost) {
+        log.warn({}, 'lost the publish lease before posting; whoever holds it now publishes');
+        return 'busy';
+      }
+      if (err instanceof NetworkError) return await this.fail(appeal, hash, network, err, lease, log);
+      throw err; // the store or a bug: nothing is recorded, the sweeper resumes it
+    }
+    // A store failure from here on is thrown, never recorded as a publishing failure: the
+    // post exists, and the next sweep finds it by its reference and records it.
+    return await this.succeed(appeal, hash, network, post, false, log);
   }
 
   /** After an unconfirmed post: look for it (never post); record it if it is there. */
@@ -302,7 +338,7 @@ export class Publisher {
     const { store, clock } = this.deps;
     const recordKey = publishKeys.record(appeal.id, network);
     const adapter = this.deps.networks.get(network);
-    const lease = adapter ? await tryLease(store, publishKeys.lease(appeal.id, network, hash), this.deps.leaseMs ?? DEFAULT_LEASE_MS) : undefined;
+    const lease = await tryLease(store, publishKeys.lease(appeal.id, network, hash), this.deps.leaseMs ?? DEFAULT_LEASE_MS);
     if (!lease) return 'busy';
     try {
       const rec = await store.get<PublicationRecord>(recordKey);
@@ -310,7 +346,8 @@ export class Publisher {
       const attempt = await store.get<{ startedAt: number }>(publishKeys.attempt(appeal.id, network, hash));
       let found: PublishedPost | undefined;
       try {
-        found = await adapter!.findPublished(reference(appeal.id), (attempt?.startedAt ?? rec.at) - RECOVERY_SLACK_MS);
+        if (!adapter) throw new Error(`${network} is no longer configured`);
+        found = await adapter.findPublished(reference(appeal.id), (attempt?.startedAt ?? rec.at) - RECOVERY_SLACK_MS);
       } catch (err) {
         log.warn({ err }, 'could not look for the unconfirmed post; looking again later');
       }
@@ -323,6 +360,9 @@ export class Publisher {
       const { checkAt: _done, ...rest } = rec;
       await store.set<PublicationRecord>(recordKey, { ...rest, checks, ...(next !== undefined ? { checkAt: clock.now() + next } : {}) });
       log.info({ checks, again: next !== undefined }, 'the unconfirmed post is not on the account');
+      if (next === undefined) {
+        await this.say(appeal, msg`${showId(appeal.id)} is still not on ${NETWORK_LABELS[network]}: the unconfirmed post didn't go through. ${code(`/appeal retry ${appeal.id} ${network}`)} posts it (it looks once more first).`);
+      }
       return 'skipped';
     } finally {
       await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the publish lease'));
@@ -398,22 +438,32 @@ export class Publisher {
       const hash = appeal.approval!.hash;
       const targets = this.publishable(appeal).map((o) => o.network);
       const published = targets.filter((n) => { const r = records.get(n); return r?.state === 'published' && r.hash === hash; });
+      const asked = new Set<NetworkName>();
+      for (const n of targets) if ((await store.get<boolean>(publishKeys.retry(id, n))) === true) asked.add(n);
       const open = targets.filter((n) => {
         const r = records.get(n);
-        return !r || r.hash !== hash || (r.state === 'failed' && (r.retryAt !== undefined || r.checkAt !== undefined));
+        return asked.has(n) || !r || r.hash !== hash || (r.state === 'failed' && (r.retryAt !== undefined || r.checkAt !== undefined));
       });
       // Tell the thread about each outcome it hasn't heard of yet (recorded before told).
       let news = false;
+      const untold = new Set<NetworkName>();
       for (const n of targets) {
         const r = records.get(n);
         if (!r || r.hash !== hash) continue;
         const mark = `${r.state}:${r.at}`;
-        if ((await store.get<string>(publishKeys.told(id, n))) === mark) continue;
-        await this.say(appeal, this.outcomeMessage(appeal, r));
-        await store.set(publishKeys.told(id, n), mark);
+        const told = await store.get<{ mark: string; tries: number }>(publishKeys.told(id, n));
+        if (told?.mark === mark && told.tries === 0) continue;
+        if (told?.mark === mark && told.tries >= MAX_TELL_TRIES) continue; // the chat keeps refusing: status shows it
         news = true;
+        if (await this.say(appeal, this.outcomeMessage(appeal, r))) {
+          await store.set(publishKeys.told(id, n), { mark, tries: 0 });
+        } else {
+          // Not told yet: the appeal stays pending, so the next sweep tries again.
+          await store.set(publishKeys.told(id, n), { mark, tries: (told?.mark === mark ? told.tries : 0) + 1 });
+          untold.add(n);
+        }
       }
-      if (open.length === 0) await store.removeFromSet(publishKeys.pending, id);
+      if (open.length === 0 && untold.size === 0) await store.removeFromSet(publishKeys.pending, id);
       let current = appeal;
       if (appeal.state === 'publishing' && published.length > 0) {
         current = transition(appeal, 'published', clock.now());
@@ -451,10 +501,15 @@ export class Publisher {
     return files;
   }
 
-  private async say(appeal: Appeal, message: Message): Promise<void> {
-    await this.deps.room.post(appeal.channel, appeal.threadTs, message).catch((err: unknown) => {
+  /** Posts in the appeal's thread; false (logged) when the chat platform refused. */
+  private async say(appeal: Appeal, message: Message): Promise<boolean> {
+    try {
+      await this.deps.room.post(appeal.channel, appeal.threadTs, message);
+      return true;
+    } catch (err) {
       this.deps.logger.warn({ err, appeal: appeal.id }, 'could not post in the thread');
-    });
+      return false;
+    }
   }
 }
 

@@ -111,10 +111,13 @@ export class ReachPoller {
     tick();
   }
 
-  async stop(): Promise<void> {
+  /** Stops; waits for a refresh in flight at most `graceMs` (a network may be rate-limiting it). */
+  async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise<void>((r) => { timer = setTimeout(r, graceMs); timer.unref(); })]);
+    clearTimeout(timer);
     await this.leader?.release().catch(() => undefined);
     this.leader = undefined;
   }
@@ -122,6 +125,7 @@ export class ReachPoller {
   private async tick(): Promise<void> {
     if (this.leader && !this.leader.held) {
       this.log.warn({}, 'lost the reach poller lease; another replica polls now');
+      await this.leader.release().catch(() => undefined); // stops its heartbeat
       this.leader = undefined;
       this.live.clear();
     }

@@ -522,10 +522,10 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         : msg`${showId(id)} is already live everywhere it goes. Nothing was posted again.`;
     }
     this.log.info({ appeal: id, by: ctx.user, networks: again }, 'retry requested');
-    // The failures are cleared first, so a crash during the retry is resumed like any
-    // unfinished publishing (and the attempt markers make it look before posting).
-    for (const n of again) if (records.get(n)?.state === 'failed') await this.deps.store.delete(publishKeys.record(id, n));
+    // Asked for in the store, so a busy worker or a crash can't lose it; it still looks for
+    // the post before posting (the attempt marker), and never re-posts a published network.
     await this.deps.store.addToSet(publishKeys.pending, id);
+    for (const n of again) await this.deps.store.set(publishKeys.retry(id, n), true);
     this.publisher.start(id, again, true);
     return msg`Retrying ${showId(id)} on ${again.map((n) => NETWORK_LABELS[n]).join(', ')}; the result comes in the appeal's thread.`;
   }

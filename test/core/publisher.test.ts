@@ -5,6 +5,7 @@ import { LOOK_AGAIN_MS, liveMember, publishKeys, type PublicationRecord } from '
 import { AppealService, keys } from '../../src/core/service.js';
 import { plain } from '../../src/core/messages.js';
 import { openStore } from '../../src/store/index.js';
+import { tryLease } from '../../src/core/lock.js';
 import { fakeMedia, FakeRoom } from '../helpers/fake-room.js';
 import { duplicate, FakeNetwork, rateLimited, unavailable } from '../helpers/fake-network.js';
 
@@ -285,6 +286,77 @@ describe('publishing an approved appeal', () => {
     expect(await record(appeal.id)).toMatchObject({ state: 'published', postId: x.posts[0]!.id, recovered: true });
     expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
     expect(await store.members(publishKeys.pending)).toEqual([]);
+  });
+
+  it('the sweeper runs appeals independently: one held up (a long rate limit) does not hold up another', async () => {
+    const slow = await draftWithImage('Slow appeal');
+    const quick = await draftWithImage('Quick appeal');
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    x.gate = (req) => (req.appealId === slow.id ? held : Promise.resolve());
+    await service.publisher.stop(0); // nothing starts on approval: only the sweeper publishes
+    const sweeper = makeService();
+    for (const a of [slow, quick]) {
+      const card = a.cards.at(-1)!.ts;
+      for (const u of ['UAPP1', 'UAPP2']) room.react(card, u, 'white_check_mark', true);
+      await Promise.all(['UAPP1', 'UAPP2'].map((u) => service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true })));
+    }
+    sweeper.publisher.startSweeper(20);
+    const deadline = Date.now() + 3000;
+    while (!(await record(quick.id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await record(quick.id)).toMatchObject({ state: 'published' });
+    expect(await record(slow.id)).toBeUndefined();
+    release();
+    await sweeper.publisher.stop();
+    expect(await record(slow.id)).toMatchObject({ state: 'published' });
+    expect(x.posts).toHaveLength(2);
+  });
+
+  it('a retry asked for while another worker holds the lease is not lost: the next sweep carries it out', async () => {
+    const appeal = await draftWithImage();
+    x.publishErrors.push(duplicate());
+    await approve(appeal);
+    await settle();
+    const hash = appeal.cards.at(-1)!.hash;
+    const other = await tryLease(store, publishKeys.lease(appeal.id, 'x', hash), 10_000); // another replica, busy
+    const reply = await service.execute({ kind: 'retry', id: appeal.id, network: 'x' }, { channel: CHANNEL, user: 'UAUTHOR' });
+    expect(plain(reply)).toContain('Retrying');
+    await settle();
+    expect(x.posts).toHaveLength(0);
+    expect(await store.members(publishKeys.pending)).toEqual([appeal.id]);
+    await other!.release();
+    await service.publisher.sweep();
+    expect(x.posts).toHaveLength(1);
+    expect(await record(appeal.id)).toMatchObject({ state: 'published' });
+    expect(await store.get(publishKeys.retry(appeal.id, 'x'))).toBeUndefined();
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+  });
+
+  it('an outcome the chat platform refused to show is shown by the next sweep', async () => {
+    const appeal = await draftWithImage();
+    const card = appeal.cards.at(-1)!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) room.react(card, u, 'white_check_mark', true);
+    room.failNextPosts = 2; // the "approved" message and the link both fail
+    await service.reaction({ channel: CHANNEL, ts: card, user: 'UAPP2', emoji: 'white_check_mark', added: true });
+    await settle();
+    expect(room.texts().some((t) => t.includes('approved by'))).toBe(false);
+    expect(x.posts).toHaveLength(1);
+    expect(room.texts().some((t) => t.includes('is live on X'))).toBe(false);
+    expect(await store.members(publishKeys.pending)).toEqual([appeal.id]);
+    await service.publisher.sweep();
+    expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
+    await service.publisher.sweep();
+    expect(room.texts().filter((t) => t.includes('is live on X'))).toHaveLength(1);
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+    expect(x.posts).toHaveLength(1);
+  });
+
+  it('a draft found in the pending set (an approval that was never saved) is dropped, not published', async () => {
+    const appeal = await draftWithImage();
+    await store.addToSet(publishKeys.pending, appeal.id);
+    await service.publisher.sweep();
+    expect(await store.members(publishKeys.pending)).toEqual([]);
+    expect(x.calls.publish).toBe(0);
   });
 
   it('refuses to send an image whose stored bytes changed after approval', async () => {

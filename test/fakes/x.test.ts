@@ -225,8 +225,9 @@ describe('posts', () => {
     const res = await raw('POST', 'tweets', { body: JSON.stringify({ text: 'Appeal Ref 7K3Q', media: { media_ids: [init.data.id] } }), contentType: 'application/json' });
     expect(res.status).toBe(201);
     expectShape({ id: res.json!.data.id, text: res.json!.data.text }, 'TweetCreateResponse.data');
-    expect(res.json!.data).toEqual({ id: expect.stringMatching(/^\d{19}$/), text: 'Appeal Ref 7K3Q', edit_history_tweet_ids: [res.json!.data.id] });
-    expect(fake.posts).toEqual([expect.objectContaining({ id: res.json!.data.id, text: 'Appeal Ref 7K3Q', mediaIds: [init.data.id], deleted: false })]);
+    // Like X, the text reads back with the media's t.co link appended.
+    expect(res.json!.data).toEqual({ id: expect.stringMatching(/^\d{19}$/), text: expect.stringMatching(/^Appeal Ref 7K3Q https:\/\/t\.co\/[A-Za-z0-9]{10}$/), edit_history_tweet_ids: [res.json!.data.id] });
+    expect(fake.posts).toEqual([expect.objectContaining({ id: res.json!.data.id, sentText: 'Appeal Ref 7K3Q', mediaIds: [init.data.id], deleted: false })]);
     expect(fake.createCalls).toBe(1);
   });
 

@@ -16,7 +16,8 @@
  * Shapes follow /work/shared/api-specs/x/latest-openapi.json (v2.159: `tweet.fields`,
  * `retweet_count`; `post.fields` is accepted as an alias). Errors are application/problem+json
  * like X's ({title, detail, type, status}); every answer carries x-rate-limit-* headers.
- * Like X, the stored text of a post has its URLs rewritten to t.co (`sentText` keeps what the
+ * Like X, the stored text of a post has its URLs rewritten to t.co, and a post with media ends
+ * with the media's t.co link (`sentText` keeps what the
  * client sent), and posting the text of a live post again is refused as a duplicate (403).
  *
  *   const x = await startFakeX();                       // FAKE_X_CREDENTIALS unless given
@@ -874,7 +875,9 @@ export class FakeX {
 
   private createPostRecord(sentText: string, mediaIds: string[], createdAt: number, deleted: boolean): FakeXPost {
     const id = String(this.nextPostId++);
-    const text = this.opts.rewriteUrls === false ? sentText : sentText.replace(/https?:\/\/[^\s]+/g, (u) => tco(u));
+    let text = this.opts.rewriteUrls === false ? sentText : sentText.replace(/https?:\/\/[^\s]+/g, (u) => tco(u));
+    // Like X, a post with media reads back with the media's t.co link appended.
+    if (mediaIds.length > 0 && this.opts.rewriteUrls !== false) text = `${text} ${tco(`https://x.com/i/media/${id}`)}`;
     const post: FakeXPost = { id, text, sentText, mediaIds: [...mediaIds], createdAt, deleted, authorId: this.user.id, metrics: emptyMetrics() };
     this.posts.push(post);
     this.postIndex.set(id, post);

@@ -25,6 +25,8 @@ export class FakeNetwork implements Network {
   loseAnswer: NetworkError | undefined;
   /** Pause inside publish, to let concurrent callers pile up. */
   delayMs = 0;
+  /** Awaited inside publish before anything else: a test can hold one appeal's publish open. */
+  gate: ((req: PublishRequest) => Promise<void>) | undefined;
   private seq = 1000;
 
   constructor(
@@ -35,6 +37,7 @@ export class FakeNetwork implements Network {
 
   async publish(req: PublishRequest): Promise<PublishedPost> {
     this.calls.publish++;
+    await this.gate?.(req);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const err = this.publishErrors.shift();
     if (err) throw err;

@@ -70,7 +70,14 @@ export class FakeRoom implements ChatRoom {
     return new Map([...this.message(ref.ts).reactions].map(([k, v]) => [k, [...v]]));
   }
 
+  /** The next this many thread posts fail, as a chat platform's outage would. */
+  failNextPosts = 0;
+
   async post(channel: string, threadTs: string | undefined, message: Message): Promise<MessageRef> {
+    if (this.failNextPosts > 0) {
+      this.failNextPosts--;
+      throw new Error('the chat platform is unavailable');
+    }
     return this.add(channel, threadTs, { text: plain(message) });
   }
 

@@ -135,6 +135,14 @@ class XNetwork implements Network {
           log.info({ postId: found.postId }, 'X: refused as a duplicate, and the earlier post is ours');
           return withMedia(found, mediaIds);
         }
+        if (attempt > 1) {
+          // After an unconfirmed try of ours, "duplicate" most likely means that try went
+          // through and the timeline doesn't show it yet: unconfirmed, not refused.
+          throw new NetworkError({
+            network: 'x', code: 'duplicate', permanent: false, ambiguous: true, cause: failure, status: failure.status ?? 403,
+            userMessage: 'X did not confirm the post, and now refuses it as a duplicate: it is most likely on the account already',
+          });
+        }
         throw failure;
       }
       if (!failure.ambiguous) throw failure;
