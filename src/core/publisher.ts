@@ -8,9 +8,14 @@
  *   first looks for the post among the account's recent posts (by its "Ref <ID>") and
  *   records what it finds instead of posting again: the process may have died after the
  *   network accepted the post and before it was recorded;
- * - the result (post id and link, or the failure) is recorded before the thread is told.
- * Appeals with unfinished publishing are kept in a set that `sweep` walks (at start-up and
- * periodically), so an approval survives a crash between approving and publishing.
+ * - the worker checks it still holds the lease right before the post is created (a fence
+ *   the adapter calls, also after waiting out a rate limit): one that stalled past its
+ *   lease posts nothing;
+ * - the result (post id and link, or the failure) is recorded before the thread is told;
+ *   a post the network never confirmed is looked for again later, never re-posted blindly.
+ * Appeals with unfinished publishing (or a retry asked for, or an outcome not yet told) are
+ * kept in a set that `sweep` walks (at start-up and every few seconds), so an approval
+ * survives a crash between approving and publishing.
  */
 import { createHash } from 'node:crypto';
 import { appealHash, appealOutgoing, currentCard, transition, type Appeal } from './appeal.js';
