@@ -68,6 +68,14 @@ export interface ContractSubject {
   unknownPostId: string;
   /** What `reach` counts on this network. */
   reachKind: 'views' | 'engagements';
+  /**
+   * What a post on this network must carry. 'none': text-only posts are fine (X, Facebook);
+   * 'image' (Flickr) or 'video' (YouTube): every post in the suite gets `sampleMedia()`, and
+   * the image tests run only where images are what the network takes.
+   */
+  needs?: 'none' | 'image' | 'video';
+  /** The media each post carries when `needs` isn't 'none'. */
+  sampleMedia?: () => Promise<MediaFile[]>;
 }
 
 export interface ContractContext {
@@ -136,7 +144,10 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
     let sleeps: number[];
     let logger: ReturnType<typeof captureLogger>;
 
-    const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101.\n\n${ref}`, ref);
+    let base: MediaFile[] = [];
+    /** A post as Loudhailer makes them (text ending in the reference), with the media the network needs. */
+    const appeal = (words: string, ref = freshReference()) => request(`${words} Call 101.\n\n${ref}`, ref, base);
+    const needs = () => subject.needs ?? 'none';
     const opsOf = (op: NetworkOp) => fake.ops().filter((o) => o.op === op);
     const since = () => Date.now() - 60_000;
 
@@ -146,6 +157,7 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
       subject = await setup({ logger, sleep: async (ms) => { sleeps.push(ms); } });
       network = subject.network;
       fake = subject.fake;
+      base = needs() === 'none' ? [] : ((await subject.sampleMedia?.()) ?? []);
     });
     afterEach(async () => {
       await fake.close();
@@ -159,7 +171,7 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
     }
 
     describe('publish', () => {
-      it('publishes a text-only post, exactly as sent, and says where it is', async () => {
+      it('publishes a post (text only, or with the media the network needs), exactly as sent, and says where it is', async () => {
         const req = appeal('Witness appeal: collision on the A64 at 23:10 last night.');
         const post = await network.publish(req);
         const posts = fake.publishedPosts();
@@ -167,19 +179,21 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
         expect(posts[0]!.id).toBe(post.postId);
         expect(posts[0]!.text).toContain(req.reference);
         expect(posts[0]!.text).toContain('Witness appeal');
-        expect(posts[0]!.media).toEqual([]);
+        expect(posts[0]!.media).toEqual(base.map((m) => m.bytes));
         expect(post.url).toMatch(/^https:\/\//);
         expect(post.url).toContain(post.postId);
       });
 
-      it('publishes images: the network receives exactly those bytes, in order', async () => {
+      it('publishes media: the network receives exactly those bytes, in order', async () => {
+        // Two images where the network takes images; its one video where it takes video.
         const png = mediaFile(await plainPng(64, 48), 'image/png', 'still-1.png');
         const jpeg = mediaFile(await plainJpeg(48, 64), 'image/jpeg', 'still-2.jpg');
-        const req = { ...appeal('Do you recognise this van?'), media: [png, jpeg] };
+        const media = needs() === 'video' ? base : [png, jpeg];
+        const req = { ...appeal('Do you recognise this van?'), media };
         const post = await network.publish(req);
         const [stored] = fake.publishedPosts();
         expect(stored!.id).toBe(post.postId);
-        expect(stored!.media.map((b) => createHash('sha256').update(b).digest('hex'))).toEqual([png.sha256, jpeg.sha256]);
+        expect(stored!.media.map((b) => createHash('sha256').update(b).digest('hex'))).toEqual(media.map((m) => m.sha256));
       });
 
       it('waits out a rate limit on the post, then posts once', async () => {
@@ -221,13 +235,14 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
         expect(opsOf('find').length).toBeGreaterThanOrEqual(1);
       });
 
-      it('5xx while uploading an image: repeats that step, posts once with the right bytes', async () => {
+      it('5xx while uploading media: repeats (or resumes) that step, posts once with the right bytes', async () => {
         const png = mediaFile(await plainPng(32, 32), 'image/png', 'still.png');
+        const media = needs() === 'video' ? base : [png];
         fake.failNext('upload', { kind: 'server', status: 503 });
-        const post = await network.publish({ ...appeal('Stolen car seen in Bradford.'), media: [png] });
+        const post = await network.publish({ ...appeal('Stolen car seen in Bradford.'), media });
         const [stored] = fake.publishedPosts();
         expect(stored!.id).toBe(post.postId);
-        expect(stored!.media.map((b) => createHash('sha256').update(b).digest('hex'))).toEqual([png.sha256]);
+        expect(stored!.media.map((b) => createHash('sha256').update(b).digest('hex'))).toEqual(media.map((m) => m.sha256));
         expect(sleeps.length).toBeGreaterThanOrEqual(1);
       });
 
@@ -308,9 +323,9 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
     describe('findPublished', () => {
       it('finds our post by its reference as a whole word, never by a longer one', async () => {
         const ref = freshReference();
-        const longer = await network.publish(request(`An appeal, not ours.\n\n${ref}X`, `${ref}X`));
+        const longer = await network.publish(request(`An appeal, not ours.\n\n${ref}X`, `${ref}X`, base));
         const other = freshReference();
-        const mention = await network.publish(request(`Further to ${ref}: he was found safe.\n\n${other}`, other));
+        const mention = await network.publish(request(`Further to ${ref}: he was found safe.\n\n${other}`, other, base));
         expect(await network.findPublished(ref, since())).toBeUndefined();
         const ours = await network.publish(appeal('Our appeal.', ref));
         const found = await network.findPublished(ref, since());
