@@ -10,6 +10,7 @@ import { AppealService } from './core/service.js';
 import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, type SlackBot } from './bots/slack/index.js';
 import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
+import { createMediaProcessor } from './media/index.js';
 import { openStore } from './store/index.js';
 import { createNetworks } from './platforms/index.js';
 import { ReachPoller } from './core/reach.js';
@@ -61,7 +62,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       networks,
       store,
       room,
-      media: createImageProcessor(),
+      media: createMediaProcessor({ images: createImageProcessor() }),
       clock,
       logger,
       policy: config.approval,
@@ -74,7 +75,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       store,
       logger,
       clock,
-      media: { maxBytes: config.media.imageMaxBytes, downloadTimeoutMs: config.media.downloadTimeoutMs },
+      media: { maxBytes: config.media.imageMaxBytes, videoMaxBytes: config.media.videoMaxBytes, downloadTimeoutMs: config.media.downloadTimeoutMs },
     });
 
     const handleHttp = bot.handleHttp;

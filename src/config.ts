@@ -54,7 +54,7 @@ export interface Config {
   };
   reach: { refreshSeconds: number; stopAfterDays: number; xReadBudget?: number };
   reports: { cron?: string; channel?: string; timeZone: string };
-  media: { imageMaxBytes: number; downloadTimeoutMs: number };
+  media: { imageMaxBytes: number; videoMaxBytes: number; downloadTimeoutMs: number };
 }
 
 /** The variables whose values are secrets: never logged, never echoed. */
@@ -215,6 +215,7 @@ export function loadConfig(env: Env): Config {
   if (cron && !channel) r.problems.push('REPORT_CHANNEL: required when REPORT_CRON is set');
 
   const imageMaxMb = r.withDefault('IMAGE_MAX_MB', intIn(1, 200), 'a size in megabytes from 1 to 200, default 25', 25);
+  const videoMaxMb = r.withDefault('VIDEO_MAX_MB', intIn(1, 500), 'a size in megabytes from 1 to 500, default 100', 100);
   const downloadTimeoutSeconds = r.withDefault('DOWNLOAD_TIMEOUT_SECONDS', intIn(1, 600), 'a number of seconds from 1 to 600, default 30', 30);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
@@ -227,7 +228,7 @@ export function loadConfig(env: Env): Config {
     networks,
     reach: { refreshSeconds, stopAfterDays, ...optionalField('xReadBudget', xReadBudget) },
     reports: { ...optionalField('cron', cron), ...optionalField('channel', channel), timeZone },
-    media: { imageMaxBytes: imageMaxMb * 1024 * 1024, downloadTimeoutMs: downloadTimeoutSeconds * 1000 },
+    media: { imageMaxBytes: imageMaxMb * 1024 * 1024, videoMaxBytes: videoMaxMb * 1024 * 1024, downloadTimeoutMs: downloadTimeoutSeconds * 1000 },
   };
 }
 

@@ -32,6 +32,8 @@ export class InvalidTransition extends Error {
 }
 
 export interface MediaItem {
+  /** Absent on items stored before footage was accepted: those are images. */
+  kind?: 'image' | 'video';
   sha256: string;
   /** The name it was posted under, for people reading the card. */
   name: string;
@@ -84,8 +86,16 @@ export function currentCard(appeal: Appeal): Card | undefined {
   return appeal.cards[appeal.cards.length - 1];
 }
 
+export const isVideo = (m: Pick<MediaItem, 'kind'>): boolean => m.kind === 'video';
+
 export function appealOutgoing(appeal: Pick<Appeal, 'id' | 'text' | 'media' | 'targets'>): OutgoingContent[] {
-  return outgoingContent({ id: appeal.id, text: appeal.text, images: appeal.media.map((m) => m.sha256), targets: appeal.targets });
+  return outgoingContent({
+    id: appeal.id,
+    text: appeal.text,
+    images: appeal.media.filter((m) => !isVideo(m)).map((m) => m.sha256),
+    videos: appeal.media.filter(isVideo).map((m) => m.sha256),
+    targets: appeal.targets,
+  });
 }
 
 export function appealHash(appeal: Pick<Appeal, 'id' | 'text' | 'media' | 'targets'>): string {

@@ -49,6 +49,8 @@ export interface AppealContentInput {
   text: string;
   /** Processed images, in the order they were added: their SHA-256. */
   images: string[];
+  /** Processed videos, in the order they were added: their SHA-256. */
+  videos?: string[];
   targets: NetworkName[];
 }
 
@@ -79,15 +81,17 @@ function outgoingFor(network: NetworkName, a: AppealContentInput): OutgoingConte
         media: a.images,
         ...(a.images.length === 0 ? { skipped: 'Flickr needs at least one image' } : {}),
       };
-    case 'youtube':
-      // YouTube refuses angle brackets in titles and descriptions.
+    case 'youtube': {
+      // YouTube refuses angle brackets in titles and descriptions; it takes one video a post.
+      const video = a.videos?.[0];
       return {
         network,
         title: titleOf(a.text, YOUTUBE_TITLE_MAX).replace(/</g, '‹').replace(/>/g, '›'),
         text: `${a.text}\n\n${ref}`.replace(/</g, '‹').replace(/>/g, '›'),
-        media: [],
-        skipped: 'YouTube needs a video',
+        media: video ? [video] : [],
+        ...(video ? {} : { skipped: 'YouTube needs a video' }),
       };
+    }
   }
 }
 

@@ -64,9 +64,28 @@ export class MediaRejected extends Error {
   }
 }
 
+/** Footage after the media pipeline: sniffed, container metadata removed, not re-encoded. */
+export interface ProcessedVideo {
+  kind: 'video';
+  /** The processed bytes: what is hashed, stored and published. */
+  bytes: Buffer;
+  mime: 'video/mp4' | 'video/quicktime';
+  /** Hex SHA-256 of `bytes`. */
+  sha256: string;
+  sourceFormat: string;
+  width?: number;
+  height?: number;
+  durationSeconds?: number;
+}
+
+export type ProcessedMedia = ProcessedImage | ProcessedVideo;
+
 export interface MediaProcessor {
-  /** Throws MediaRejected for anything that is not an acceptable image. */
-  processImage(input: Buffer, filename: string): Promise<ProcessedImage>;
+  /**
+   * An image or a video, told apart by its magic bytes. Throws MediaRejected (plain words)
+   * for anything that is not acceptable.
+   */
+  process(input: Buffer, filename: string): Promise<ProcessedMedia>;
 }
 
 export interface Clock {

@@ -6,6 +6,7 @@ import {
   appealHash,
   appealOutgoing,
   currentCard,
+  isVideo,
   transition,
   type Appeal,
   type MediaItem,
@@ -73,6 +74,8 @@ interface CardIndex {
 }
 
 const DEFAULT_MAX_IMAGES = 10;
+/** One video an appeal: YouTube takes one per post. */
+const MAX_VIDEOS = 1;
 /** When approvals can't be checked, try again after these pauses. */
 const DEFAULT_RECHECK_DELAYS_MS = [2_000, 10_000, 30_000];
 
@@ -259,20 +262,21 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     for (const file of input.files) {
       try {
         const bytes = await file.fetch();
-        const image = await this.deps.media.processImage(bytes, file.name);
-        await this.deps.store.set(keys.media(image.sha256), image.bytes.toString('base64'));
+        const media = await this.deps.media.process(bytes, file.name);
+        await this.deps.store.set(keys.media(media.sha256), media.bytes.toString('base64'));
         accepted.push({
-          sha256: image.sha256,
+          ...(media.kind === 'video' ? { kind: 'video' as const } : {}),
+          sha256: media.sha256,
           name: file.name,
-          mime: image.mime,
-          width: image.width,
-          height: image.height,
-          bytes: image.bytes.length,
-          sourceFormat: image.sourceFormat,
+          mime: media.mime,
+          width: media.width ?? 0,
+          height: media.height ?? 0,
+          bytes: media.bytes.length,
+          sourceFormat: media.sourceFormat,
           addedBy: input.user,
           addedAt: this.deps.clock.now(),
         });
-        log.info({ file: file.name, sha256: image.sha256, bytes: image.bytes.length }, 'image processed');
+        log.info({ file: file.name, kind: media.kind, sha256: media.sha256, bytes: media.bytes.length }, 'media processed');
       } catch (err) {
         if (err instanceof MediaRejected) {
           log.info({ file: file.name, reason: err.reason }, 'file refused');
@@ -296,10 +300,13 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         const max = this.deps.maxImages ?? DEFAULT_MAX_IMAGES;
         const known = new Set(appeal.media.map((m) => m.sha256));
         const fresh: MediaItem[] = [];
+        const count = (video: boolean) => [...appeal.media, ...fresh].filter((m) => isVideo(m) === video).length;
         for (const m of accepted) {
           if (known.has(m.sha256)) {
             await this.say(appeal, msg`${code(m.name)} is already attached to ${showId(id)}.`);
-          } else if (appeal.media.length + fresh.length >= max) {
+          } else if (isVideo(m) && count(true) >= MAX_VIDEOS) {
+            await this.say(appeal, msg`${showId(id)} already has a video: an appeal takes one (YouTube gets one video per post). ${code(m.name)} not added; draft another appeal for more footage.`);
+          } else if (!isVideo(m) && count(false) >= max) {
             await this.say(appeal, msg`${showId(id)} already has ${max} images, the most one appeal takes: ${code(m.name)} not added.`);
           } else {
             known.add(m.sha256);

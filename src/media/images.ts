@@ -16,7 +16,12 @@
 import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { MediaRejected, type ImageFormat, type MediaProcessor, type ProcessedImage } from '../core/ports.js';
+import { MediaRejected, type ImageFormat, type ProcessedImage } from '../core/ports.js';
+
+export interface ImageProcessor {
+  /** Throws MediaRejected (plain words) for anything that is not an acceptable image. */
+  processImage(input: Buffer, filename: string): Promise<ProcessedImage>;
+}
 
 export interface ImageProcessorOptions {
   /** Refuse images with more pixels than this (width × height), checked before decoding. Default 50 000 000. */
@@ -88,7 +93,7 @@ const OUTPUT: Readonly<Record<SourceFormat, { format: ImageFormat; mime: Process
   gif: { format: 'png', mime: 'image/png' },
 };
 
-export function createImageProcessor(options: ImageProcessorOptions = {}): MediaProcessor {
+export function createImageProcessor(options: ImageProcessorOptions = {}): ImageProcessor {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxLongEdge = options.maxLongEdge ?? DEFAULT_MAX_LONG_EDGE;
   const maxOutputBytes = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;

@@ -66,3 +66,28 @@ describe('outgoing content and its hash', () => {
     expect(appealHash({ ...none, id: 'BBBB' })).not.toBe(appealHash(none));
   });
 });
+
+describe('what each network gets from an appeal with images and a video', () => {
+  const input = { id: '7K3Q', text: 'CCTV of the suspect', images: ['i1', 'i2', 'i3', 'i4', 'i5'], videos: ['v1'], targets: ['x', 'youtube', 'flickr', 'facebook'] as const };
+  const out = Object.fromEntries(outgoingContent({ ...input, targets: [...input.targets] }).map((o) => [o.network, o]));
+
+  it('YouTube gets the video; X up to 4 images; Flickr and Facebook the images', () => {
+    expect(out.youtube!.media).toEqual(['v1']);
+    expect(out.youtube!.skipped).toBeUndefined();
+    expect(out.x!.media).toEqual(['i1', 'i2', 'i3', 'i4']);
+    expect(out.flickr!.media).toEqual(input.images);
+    expect(out.facebook!.media).toEqual(input.images);
+  });
+
+  it('YouTube is skipped, with the reason, when there is no video', () => {
+    const [yt] = outgoingContent({ id: '7K3Q', text: 'No footage', images: ['i1'], targets: ['youtube'] });
+    expect(yt!.skipped).toBe('YouTube needs a video');
+    expect(yt!.media).toEqual([]);
+  });
+
+  it('the content hash covers the video', () => {
+    const base = { id: '7K3Q', text: 't', targets: ['youtube' as const] };
+    const media = (sha: string) => [{ kind: 'video' as const, sha256: sha, name: 'a.mp4', mime: 'video/mp4', width: 0, height: 0, bytes: 1, sourceFormat: 'mp4', addedBy: 'U', addedAt: 0 }];
+    expect(appealHash({ ...base, media: media('v1') })).not.toBe(appealHash({ ...base, media: media('v2') }));
+  });
+});

@@ -387,6 +387,37 @@ describe('publishing an approved appeal', () => {
   });
 });
 
+describe('footage', () => {
+  it('one video is attached and published to YouTube as approved; a second video is refused plainly', async () => {
+    const store = await openStore('sqlite://:memory:');
+    const room = new FakeRoom();
+    const youtube = new FakeNetwork('youtube', 50);
+    const service = new AppealService({
+      store, room, media: fakeMedia, clock: systemClock, logger: silent,
+      policy: { approvers: ['UAPP1', 'UAPP2'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
+      enabledNetworks: ['youtube'], networks: new Map([['youtube' as const, youtube]]), recheckDelaysMs: [],
+    });
+    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'CCTV: do you know this man?' });
+    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
+    const threadTs = (await store.get<Appeal>(keys.appeal(id)))!.threadTs;
+    await service.addFiles({ channel: CHANNEL, threadTs, user: 'UAUTHOR', files: [{ name: 'cctv.mp4', fetch: async () => Buffer.from('VID-1') }] });
+    await service.addFiles({ channel: CHANNEL, threadTs, user: 'UAUTHOR', files: [{ name: 'more.mp4', fetch: async () => Buffer.from('VID-2') }] });
+    expect(room.texts().find((t) => t.includes('more.mp4'))).toContain('already has a video');
+    const appeal = (await store.get<Appeal>(keys.appeal(id)))!;
+    expect(appeal.media.map((m) => [m.name, m.kind])).toEqual([['cctv.mp4', 'video']]);
+    const card = room.message(appeal.cards.at(-1)!.ts).card!;
+    expect(card.outgoing.find((o) => o.network === 'youtube')).toMatchObject({ media: ['cctv.mp4'] });
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(appeal.cards.at(-1)!.ts, u, 'white_check_mark', true);
+      await service.reaction({ channel: CHANNEL, ts: appeal.cards.at(-1)!.ts, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await service.publisher.stop();
+    expect(youtube.posts).toHaveLength(1);
+    expect(youtube.posts[0]!.media).toEqual([appeal.media[0]!.sha256]);
+    await store.close();
+  });
+});
+
 describe('an approved appeal with nothing to publish', () => {
   it('stays approved and leaves the pending set', async () => {
     const store = await openStore('sqlite://:memory:');

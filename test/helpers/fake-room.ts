@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { CardView, Message } from '../../src/core/messages.js';
 import { plain } from '../../src/core/messages.js';
-import type { ChatRoom, MediaProcessor, MessageRef, ProcessedImage } from '../../src/core/ports.js';
+import type { ChatRoom, MediaProcessor, MessageRef, ProcessedMedia } from '../../src/core/ports.js';
 import { MediaRejected } from '../../src/core/ports.js';
 
 export interface FakeMessage {
@@ -106,9 +106,14 @@ export class FakeRoom implements ChatRoom {
   }
 }
 
-/** A media processor that accepts any bytes starting with "IMG" as a 1×1 PNG of those bytes. */
+/**
+ * A media processor that accepts any bytes starting with "IMG" as a 1×1 PNG of those bytes,
+ * and any starting with "VID" as an MP4 of those bytes.
+ */
 export const fakeMedia: MediaProcessor = {
-  async processImage(input: Buffer): Promise<ProcessedImage> {
+  async process(input: Buffer): Promise<ProcessedMedia> {
+    const sha256 = createHash('sha256').update(input).digest('hex');
+    if (input.subarray(0, 3).equals(Buffer.from('VID'))) return { kind: 'video', bytes: input, mime: 'video/mp4', sha256, sourceFormat: 'mp4' };
     if (!input.subarray(0, 3).equals(Buffer.from('IMG'))) throw new MediaRejected('it is not an image');
     return {
       kind: 'image', bytes: input, format: 'png', mime: 'image/png', width: 1, height: 1,

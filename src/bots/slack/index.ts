@@ -59,7 +59,8 @@ export interface SlackBotDeps {
   store: Store;
   logger: Logger;
   clock: Clock;
-  media: { maxBytes: number; downloadTimeoutMs: number };
+  /** Download caps: images, and footage (a file Slack says is video/* or .mp4/.mov). */
+  media: { maxBytes: number; videoMaxBytes?: number; downloadTimeoutMs: number };
 }
 
 export function createSlackBot(deps: SlackBotDeps): SlackBot {
@@ -139,12 +140,19 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   app.event('message', async ({ event }) => {
     const e = event as { subtype?: string; thread_ts?: string; channel: string; user?: string; files?: SlackFile[]; bot_id?: string };
     if (e.subtype !== 'file_share' || !e.thread_ts || !e.user || !e.files?.length || e.bot_id) return;
-    const download = { botToken: config.botToken, apiUrl: config.apiUrl, maxBytes: deps.media.maxBytes, timeoutMs: deps.media.downloadTimeoutMs };
+    // The cap is only a download limit: what the bytes are is decided by sniffing them later.
+    const capFor = (f: SlackFile) =>
+      deps.media.videoMaxBytes !== undefined && (/^video\//.test(f.mimetype ?? '') || /\.(mp4|mov)$/i.test(f.name ?? ''))
+        ? deps.media.videoMaxBytes
+        : deps.media.maxBytes;
     await service.addFiles({
       channel: e.channel,
       threadTs: e.thread_ts,
       user: e.user,
-      files: e.files.map((f) => ({ name: f.name ?? f.title ?? f.id ?? 'file', fetch: () => downloadSlackFile(f, download) })),
+      files: e.files.map((f) => ({
+        name: f.name ?? f.title ?? f.id ?? 'file',
+        fetch: () => downloadSlackFile(f, { botToken: config.botToken, apiUrl: config.apiUrl, maxBytes: capFor(f), timeoutMs: deps.media.downloadTimeoutMs }),
+      })),
     });
   });
 
