@@ -5,10 +5,12 @@
 import type { Config } from '../config.js';
 import type { NetworkName } from '../core/networks.js';
 import type { Logger, Network } from '../core/ports.js';
+import { createFacebook } from './facebook/index.js';
 import { createX } from './x/index.js';
 
 export function createNetworks(config: Config, logger: Logger): Map<NetworkName, Network> {
   const networks = new Map<NetworkName, Network>();
   if (config.networks.x) networks.set('x', createX(config.networks.x, { logger: logger.child({ network: 'x' }) }));
+  if (config.networks.facebook) networks.set('facebook', createFacebook(config.networks.facebook, { logger: logger.child({ network: 'facebook' }) }));
   return networks;
 }
