@@ -11,6 +11,7 @@ import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, typ
 import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
 import { createMediaProcessor } from './media/index.js';
+import { createVideoProcessor } from './media/video.js';
 import { openStore } from './store/index.js';
 import { createNetworks } from './platforms/index.js';
 import { ReachPoller } from './core/reach.js';
@@ -58,11 +59,18 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
 
     const room = new SlackRoom(client, identity.userId, { logger: logger.child({ chat: 'slack' }), clock });
     const networks = createNetworks(config, logger);
+    // Footage: the static ffmpeg from npm strips container metadata. Without a working one,
+    // images still work and footage is refused in the thread with the reason.
+    const videoProcessor = createVideoProcessor({ maxBytes: config.media.videoMaxBytes });
+    const ffmpeg = await videoProcessor.check();
+    if (ffmpeg.ok) logger.info({ ffmpeg: ffmpeg.version }, 'footage: ffmpeg found');
+    else logger.warn({ problem: ffmpeg.problem }, 'footage is refused: ffmpeg is not usable');
+    const videos = ffmpeg.ok ? videoProcessor : undefined;
     const service = new AppealService({
       networks,
       store,
       room,
-      media: createMediaProcessor({ images: createImageProcessor() }),
+      media: createMediaProcessor({ images: createImageProcessor(), videos }),
       clock,
       logger,
       policy: config.approval,

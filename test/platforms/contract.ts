@@ -74,6 +74,8 @@ export interface ContractSubject {
    * the image tests run only where images are what the network takes.
    */
   needs?: 'none' | 'image' | 'video';
+  /** False for a network that never refuses a post as a duplicate (Flickr). Default true. */
+  refusesDuplicates?: boolean;
   /** The media each post carries when `needs` isn't 'none'. */
   sampleMedia?: () => Promise<MediaFile[]>;
 }
@@ -246,7 +248,17 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
         expect(sleeps.length).toBeGreaterThanOrEqual(1);
       });
 
-      it('a duplicate is a permanent NetworkError "duplicate"', async () => {
+      it('a duplicate is a permanent NetworkError "duplicate" (where the network refuses duplicates)', async () => {
+        if (subject.refusesDuplicates === false) {
+          // This network takes the same content twice: not posting twice is the publisher's
+          // job (leases, attempt markers), so the adapter must not pretend otherwise.
+          const req = appeal('Same words again.');
+          const first = await network.publish(req);
+          const second = await network.publish(req);
+          expect(second.postId).not.toBe(first.postId);
+          expect(fake.publishedPosts()).toHaveLength(2);
+          return;
+        }
         fake.failNext('publish', { kind: 'duplicate' });
         const err = await rejection(network.publish(appeal('Same words again.')));
         expect(err.code).toBe('duplicate');
