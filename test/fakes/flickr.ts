@@ -183,6 +183,13 @@ export class FakeFlickr {
     this.queue(this.failures, route, { script, left: script.times ?? 1 });
   }
 
+  /** Forgets every scripted failure, rate limit and hang still waiting (Flickr is healthy again). */
+  clearScripts(): void {
+    this.failures.clear();
+    this.rateLimits.clear();
+    this.hangs.clear();
+  }
+
   /** HTTP 429 with Retry-After: `seconds`, once. */
   rateLimitNext(route: FlickrRoute, seconds: number, when?: FailureScript['when']): void {
     this.queue(this.rateLimits, route, { script: { seconds, ...(when ? { when } : {}) }, left: 1 });
