@@ -1,18 +1,21 @@
 /**
- * `npm run bench`: prints figures, asserts nothing. `BENCH=slash,reach,publish` (the
- * default: all) chooses which.
+ * `npm run bench`: prints figures, asserts nothing. `BENCH=slash,reach,publish,fanout`
+ * (the default: all) chooses which.
  *
  * - slash: slash-command acknowledgement latency and throughput against bare Bolt apps.
  * - reach: one reach refresh for 1,000 and 10,000 live appeals against fake X and fake
  *   Slack (lookup calls vs the ⌈n/100⌉ floor, chat.update calls, wall time, RSS), and one
  *   appeal's X reads over 14 days on a simulated clock.
  * - publish: the real app, from the second approval to the post's link in the thread.
+ * - fanout: the real app publishing to each network alone and to all four at once, with
+ *   each fake answering after a fixed delay.
  */
+import { fanoutBench } from './fanout.js';
 import { publishBench } from './publish.js';
 import { reachBench } from './reach.js';
 import { slashBench } from './slash.js';
 
-const all = { slash: slashBench, reach: reachBench, publish: publishBench };
+const all = { slash: slashBench, reach: reachBench, publish: publishBench, fanout: fanoutBench };
 const chosen = (process.env.BENCH ?? Object.keys(all).join(',')).split(',').map((s) => s.trim()) as Array<keyof typeof all>;
 
 async function main(): Promise<void> {

@@ -279,7 +279,11 @@ export class FakeFacebook {
 
   // ----- HTTP ---------------------------------------------------------------------------------
 
+  /** Every request is answered this many ms late (benchmarks: a network's latency). */
+  delayMs = 0;
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const method = (req.method ?? 'GET').toUpperCase();
     const u = new URL(req.url ?? '/', 'http://fake');
     const record: FakeFacebookRequest = { method, path: u.pathname, query: {}, fields: {}, status: 0, at: this.now() };

@@ -220,7 +220,11 @@ export class FakeFlickr {
 
   // ----- HTTP ----------------------------------------------------------------------------------
 
+  /** Every request is answered this many ms late (benchmarks: a network's latency). */
+  delayMs = 0;
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);

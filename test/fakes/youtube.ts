@@ -106,6 +106,8 @@ export interface FakeYouTube {
   requests: FakeRequest[];
   requestsTo(route: YouTubeRoute): FakeRequest[];
   liveVideos(): FakeVideo[];
+  /** Every request is answered this many ms late (benchmarks: a network's latency). */
+  setDelay(ms: number): void;
   video(id: string): FakeVideo | undefined;
   setViews(id: string, views: number): void;
   failNext(route: YouTubeRoute, f: Failure): void;
@@ -399,8 +401,10 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
     return f;
   }
 
+  let delayMs = 0;
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    const wait = delayMs > 0 ? new Promise<void>((r) => setTimeout(r, delayMs)) : Promise.resolve();
+    wait.then(() => handle(req, res)).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, googleError(500, 'backendError', String(err)));
     });
   });
@@ -415,6 +419,9 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
     url, tokenUrl: `${url}/token`, channelId, uploadsPlaylistId, videos, sessions, requests,
     requestsTo: (route) => requests.filter((r) => r.route === route),
     liveVideos: () => videos.filter((v) => !v.deleted),
+    setDelay: (ms: number) => {
+      delayMs = ms;
+    },
     video: (id) => videos.find((v) => v.id === id),
     setViews: (id, views) => {
       const v = videos.find((x) => x.id === id);
