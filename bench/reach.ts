@@ -19,6 +19,14 @@ import { createX } from '../src/platforms/x/index.js';
 import { openStore } from '../src/store/index.js';
 import { startFakeSlack, type FakeSlack } from '../test/fakes/slack.js';
 import { startFakeX, type FakeX } from '../test/fakes/x.js';
+import { startFakeYouTube, type FakeYouTube } from '../test/fakes/youtube.js';
+import { startFakeFlickr } from '../test/fakes/flickr.js';
+import { startFakeFacebook } from '../test/fakes/facebook.js';
+import { createYouTube } from '../src/platforms/youtube/index.js';
+import { createFlickr } from '../src/platforms/flickr/index.js';
+import { createFacebook } from '../src/platforms/facebook/index.js';
+import type { NetworkName } from '../src/core/networks.js';
+import type { Network } from '../src/core/ports.js';
 import { BOT_TOKEN, X_CREDENTIALS } from '../test/e2e/harness.js';
 
 const logger = pino({ level: 'warn' }) as unknown as Logger;
@@ -124,10 +132,75 @@ async function fourteenDays(): Promise<void> {
   }
 }
 
+/** One refresh of 1,000 live appeals published on all four networks: calls per network vs its batching floor. */
+async function allNetworks(n: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'loudhailer-bench-'));
+  const store = await openStore(`sqlite://${join(dir, 'store.sqlite')}`);
+  const YT = { clientId: 'bench.apps.googleusercontent.com', clientSecret: 'bench-yt-secret', refreshToken: '1//bench-refresh' };
+  const FL = { apiKey: 'bench-flickr-key', apiSecret: 'bench-flickr-secret', oauthToken: 'bench-flickr-token', oauthSecret: 'bench-flickr-token-secret' };
+  const FB = { pageId: '909090909', pageToken: 'EAAbenchPageToken' };
+  const x = await startFakeX(X_CREDENTIALS);
+  const yt = await startFakeYouTube(YT);
+  const flickr = await startFakeFlickr(FL);
+  const fb = await startFakeFacebook(FB);
+  const slack = await startFakeSlack({ botToken: BOT_TOKEN });
+  slack.addChannel(CHANNEL, 'bench');
+  try {
+    for (let i = 0; i < n; i++) {
+      const id = `A${String(i).padStart(5, '0')}`;
+      const posts: Array<[NetworkName, string]> = [
+        ['x', x.seedPost({ text: `Appeal ${i}\n\nRef ${id}`, createdAt: T0 }).id],
+        ['youtube', seedVideo(yt, i, id)],
+        ['flickr', flickr.seedPhoto({ title: `Appeal ${i}`, description: `Appeal ${i}\n\nRef ${id}`, uploadedAt: T0 }).id],
+        ['facebook', fb.seedPost({ message: `Appeal ${i}\n\nRef ${id}`, createdAt: T0 }).id],
+      ];
+      await store.set(`appeal:${id}`, { id, channel: CHANNEL, threadTs: `1700000000.${String(i).padStart(6, '0')}`, state: 'published' } as Partial<Appeal>);
+      for (const [network, postId] of posts) {
+        await store.set<PublicationRecord>(publishKeys.record(id, network), { state: 'published', network, hash: 'h', at: T0, postId, url: `https://example.org/${postId}` });
+        await store.addToSet(publishKeys.live, liveMember(id, network, postId));
+      }
+    }
+    const client = createSlackWebClient({ botToken: BOT_TOKEN, apiUrl: slack.apiUrl }, logger);
+    const poller = new ReachPoller({
+      store, logger, plan: PLAN, clock: { now: () => T0 },
+      room: new SlackRoom(client, 'UBOT', { logger, clock: { now: () => T0 } }),
+      networks: new Map<NetworkName, Network>([
+        ['x', createX({ ...X_CREDENTIALS, apiUrl: x.url }, { logger })],
+        ['youtube', createYouTube({ ...YT, privacy: 'public', apiUrl: `${yt.url}/`, tokenUrl: yt.tokenUrl }, { logger })],
+        ['flickr', createFlickr({ ...FL, apiUrl: flickr.apiUrl, uploadUrl: flickr.uploadUrl }, { logger })],
+        ['facebook', createFacebook({ ...FB, graphUrl: fb.url }, { logger })],
+      ]),
+    });
+    const before = { yt: yt.requestsTo('videosStats').length, fl: flickr.requests.length, fb: fb.requestsTo('read').length };
+    const t = performance.now();
+    const stats = await poller.refresh(T0);
+    const ms = performance.now() - t;
+    const flickrReads = flickr.requests.slice(before.fl).filter((r) => /getPhotos|getInfo|getList/.test(r.params.method ?? ''));
+    console.log(`One refresh of ${n} live appeals on all four networks (${ms.toFixed(0)} ms, ${stats.edits} reach messages posted):`);
+    console.table([
+      { network: 'X', 'reach calls': x.lookupCalls, 'batching floor': `⌈n/100⌉ = ${Math.ceil(n / 100)}` },
+      { network: 'YouTube', 'reach calls': yt.requestsTo('videosStats').length - before.yt, 'batching floor': `⌈n/50⌉ = ${Math.ceil(n / 50)}` },
+      { network: 'Facebook', 'reach calls': fb.requestsTo('read').length - before.fb, 'batching floor': `⌈n/50⌉ = ${Math.ceil(n / 50)}` },
+      { network: 'Flickr', 'reach calls': flickrReads.length, 'batching floor': `⌈n/500⌉ = ${Math.ceil(n / 500)} (people.getPhotos, 500 a page)` },
+    ]);
+  } finally {
+    await store.close();
+    await Promise.all([x.close(), yt.close(), flickr.close(), fb.close(), slack.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function seedVideo(yt: FakeYouTube, i: number, id: string): string {
+  const video = { id: `vid${String(i).padStart(8, '0')}`, title: `Appeal ${i}`, description: `Appeal ${i}\n\nRef ${id}`, privacy: 'public', mime: 'video/mp4', bytes: Buffer.alloc(0), publishedAt: T0, views: 0, deleted: false };
+  yt.videos.push(video);
+  return video.id;
+}
+
 export async function reachBench(): Promise<void> {
   console.log('Reach refresh: real poller + X adapter against fake X, Slack adapter against fake Slack, SQLite store');
   const rows = [];
   for (const n of [1_000, 10_000]) rows.push(await atScale(n));
   console.table(rows);
   await fourteenDays();
+  await allNetworks(1_000);
 }

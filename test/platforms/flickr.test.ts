@@ -121,10 +121,16 @@ describe('Flickr adapter', () => {
     for (const s of SECRETS) expect(text.includes(s), 'a secret leaked').toBe(false);
   }
 
-  it('is named flickr and reads reach 50 posts at a time', async () => {
-    const { flickr } = await setup();
+  it('is named flickr and reads the reach of 1,000 photos in two calls (one walk of 500-photo pages)', async () => {
+    const { flickr, fake } = await setup();
     expect(flickr.name).toBe('flickr');
-    expect(flickr.reachBatchSize).toBe(50);
+    expect(flickr.reachBatchSize).toBe(1000);
+    const ids = Array.from({ length: 1000 }, (_, i) => fake.seedPhoto({ title: `p${i}`, views: i }).id);
+    const before = fake.requests.length;
+    const reach = await flickr.reach(ids);
+    expect(reach.size).toBe(1000);
+    expect(reach.get(ids[7]!)).toEqual({ count: 7, kind: 'views' });
+    expect(fake.requests.slice(before).filter((r) => r.params.method === 'flickr.people.getPhotos')).toHaveLength(2);
   });
 
   it('uploads one image as a public photo with title, description and tags; the photo is the post', async () => {

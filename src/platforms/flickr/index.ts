@@ -45,7 +45,8 @@ export interface FlickrDeps {
 const RECOVERY_SLACK_MS = 5 * 60_000;
 /** Pages (of 500) of the account's photos read when looking for a post, or for reach. */
 const FIND_MAX_PAGES = 4;
-const REACH_MAX_PAGES = 4;
+/** Pages of the account's newest photos (500 each) walked to find the live ones. */
+const REACH_MAX_PAGES = 10;
 const PER_PAGE = 500;
 const PHOTO_RE = /^[0-9]{1,20}$/;
 const SET_RE = /^set:([0-9]{1,24})$/;
@@ -67,8 +68,12 @@ export function createFlickr(config: FlickrConfig, deps: FlickrDeps): Network {
 
 class FlickrNetwork implements Network {
   readonly name = 'flickr' as const;
-  /** Photos cost one call per 500; each album one call: 50 keeps a batch well inside 3600 calls an hour. */
-  readonly reachBatchSize = 50;
+  /**
+   * Single photos are read by walking the account's newest photos, 500 a page, once for the
+   * whole batch: the bigger the batch, the fewer walks (1,000 live photos: 2 calls). Each
+   * album is one call.
+   */
+  readonly reachBatchSize = 1000;
 
   private readonly rest: Rest;
   private readonly uploadFile: Upload;
