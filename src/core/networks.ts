@@ -63,10 +63,12 @@ function outgoingFor(network: NetworkName, a: AppealContentInput): OutgoingConte
   switch (network) {
     case 'x': {
       const fitted = fitForX(a.text, ref);
+      // Up to 4 images; an appeal with footage and no images: its video.
+      const media = a.images.length > 0 ? a.images.slice(0, X_MAX_IMAGES) : (a.videos ?? []).slice(0, 1);
       return {
         network,
         text: fitted.text,
-        media: a.images.slice(0, X_MAX_IMAGES),
+        media,
         weightedLength: fitted.weightedLength,
         ...(fitted.shortenedFrom !== undefined ? { shortened: { from: fitted.shortenedFrom, limit: X_MAX_WEIGHTED_LENGTH } } : {}),
       };

@@ -558,7 +558,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         media: o.media.map((sha) => names.get(sha) ?? sha.slice(0, 8)),
         ...(o.weightedLength !== undefined ? { length: { weighted: o.weightedLength, limit: 280 } } : {}),
         ...(o.shortened ? { warning: `The text is ${o.shortened.from}/${o.shortened.limit} for X: X gets the shortened text shown here. Shorten the appeal to choose the cut yourself.` } : {}),
-        ...(o.network === 'x' && appeal.media.length > o.media.length ? { warning: `X takes ${o.media.length} images per post: the first ${o.media.length} go to X.` } : {}),
+        ...(o.network === 'x' ? xWarning(appeal, o.media.length) : {}),
         ...(o.skipped ? { skipped: o.skipped } : {}),
       })),
       media: appeal.media.map((m) => ({ name: m.name, format: m.mime, width: m.width, height: m.height, bytes: m.bytes })),
@@ -613,6 +613,15 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     await lease?.check();
     await this.deps.store.set(keys.appeal(appeal.id), appeal);
   }
+}
+
+/** What the card says when X can't take all of an appeal's media. */
+function xWarning(appeal: Appeal, sent: number): { warning: string } | Record<string, never> {
+  const images = appeal.media.filter((m) => !isVideo(m)).length;
+  const videos = appeal.media.length - images;
+  if (images > sent) return { warning: `X takes ${sent} images per post: the first ${sent} go to X.` };
+  if (images > 0 && videos > 0) return { warning: 'X takes images or one video in a post, not both: X gets the images.' };
+  return {};
 }
 
 /** Slack sends skin tones as "name::skin-tone-2"; colons may surround a configured name. */

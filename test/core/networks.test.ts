@@ -79,6 +79,11 @@ describe('what each network gets from an appeal with images and a video', () => 
     expect(out.facebook!.media).toEqual(input.images);
   });
 
+  it('X gets the video when the appeal has footage and no images', () => {
+    const [x] = outgoingContent({ id: '7K3Q', text: 'Footage only', images: [], videos: ['v1'], targets: ['x'] });
+    expect(x!.media).toEqual(['v1']);
+  });
+
   it('YouTube is skipped, with the reason, when there is no video', () => {
     const [yt] = outgoingContent({ id: '7K3Q', text: 'No footage', images: ['i1'], targets: ['youtube'] });
     expect(yt!.skipped).toBe('YouTube needs a video');

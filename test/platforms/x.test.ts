@@ -8,6 +8,7 @@ import type { XConfig } from '../../src/config.js';
 import { NetworkError, type Network } from '../../src/core/ports.js';
 import { createX, type XDeps } from '../../src/platforms/x/index.js';
 import { DUPLICATE_DETAIL, startFakeX, type FakeX, type FakeXOptions, type XRoute } from '../fakes/x.js';
+import { plainPng } from '../helpers/images.js';
 import { captureLogger, freshReference, mediaFile, networkContract, rejection, request, type FakeNetworkControl, type NetworkOp, type ScriptedFailure } from './contract.js';
 
 const CREDS = {
@@ -319,5 +320,39 @@ describe('X adapter', () => {
     const network: Network = x;
     await network.reach(['1500000000000000002']);
     expect(f.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /2/tweets']);
+  });
+});
+
+describe('X adapter: video', () => {
+  it('uploads a video as tweet_video in chunks, waits for X to process it, then posts it', async () => {
+    const fake = await startFakeX({ ...CREDS, processingPolls: 2 });
+    try {
+      const sleeps: number[] = [];
+      const x = createX(config(fake), { logger: captureLogger(), sleep: async (ms) => { sleeps.push(ms); } });
+      const bytes = Buffer.alloc(9 * 1024 * 1024, 7);
+      const ref = freshReference();
+      const post = await x.publish({ ...request(`Footage appeal.\n\n${ref}`, ref), media: [mediaFile(bytes, 'video/mp4', 'cctv.mp4')] });
+      const [m] = fake.media;
+      expect(m!.category).toBe('tweet_video');
+      expect(m!.bytes.equals(bytes)).toBe(true);
+      expect(m!.segments.size).toBe(3); // 4 MB segments
+      expect(fake.requestsTo('mediaStatus').length).toBeGreaterThanOrEqual(1);
+      expect(fake.post(post.postId)!.mediaIds).toEqual([m!.id]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('refuses a video together with images', async () => {
+    const fake = await startFakeX(CREDS);
+    try {
+      const x = createX(config(fake), { logger: captureLogger() });
+      const ref = freshReference();
+      const err = await rejection(x.publish({ ...request(`Mixed.\n\n${ref}`, ref), media: [mediaFile(Buffer.alloc(10, 1), 'video/mp4', 'a.mp4'), mediaFile(await plainPng(8, 8), 'image/png', 'b.png')] }));
+      expect(err.code).toBe('invalid');
+      expect(fake.media).toHaveLength(0);
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -94,6 +94,9 @@ class XNetwork implements Network {
     if (req.media.length > MAX_IMAGES) {
       throw invalid(`X takes at most ${MAX_IMAGES} images per post; this one has ${req.media.length}`);
     }
+    if (req.media.some((m) => m.mime.startsWith('video/')) && req.media.length > 1) {
+      throw invalid('X takes one video per post, without images');
+    }
     req.media.forEach(checkImage);
 
     // The account (for the post's link, and for recovery). Bad credentials stop here, before

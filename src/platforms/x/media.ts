@@ -1,5 +1,5 @@
 /**
- * Image upload through X's v2 chunked media upload: initialize → append (1 MB segments) →
+ * Image and video upload through X's v2 chunked media upload: initialize → append (1 MB segments) →
  * finalize, then STATUS polls while X says it is processing. Each step is one call through the
  * choke point and is safe to repeat, so a 5xx on segment 3 repeats segment 3, not the upload.
  * (twitter-api-v2's own `uploadMedia` is not used: it sleeps with a real timer while polling
@@ -12,7 +12,11 @@ import type { XHttp } from './client.js';
 /** X's limit for images (tweet_image). */
 export const X_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
 export const X_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
+/** X's limit for videos (tweet_video), MP4 or MOV. */
+export const X_VIDEO_MAX_BYTES = 512 * 1024 * 1024;
+export const X_VIDEO_TYPES: ReadonlySet<string> = new Set(['video/mp4', 'video/quicktime']);
 const CHUNK_BYTES = 1024 * 1024;
+const VIDEO_CHUNK_BYTES = 4 * 1024 * 1024;
 const MAX_STATUS_POLLS = 30;
 const MAX_CHECK_AFTER_SECS = 60;
 
@@ -32,8 +36,13 @@ function invalid(userMessage: string): NetworkError {
 
 /** Refuses what X would refuse, before anything is sent. */
 export function checkImage(file: MediaFile): void {
+  if (X_VIDEO_TYPES.has(file.mime)) {
+    if (file.bytes.length === 0) throw invalid(`"${file.name}" is empty`);
+    if (file.bytes.length > X_VIDEO_MAX_BYTES) throw invalid(`"${file.name}" is over 512 MB, the most X takes for a video`);
+    return;
+  }
   if (!X_IMAGE_TYPES.has(file.mime)) {
-    throw invalid(`X takes JPEG, PNG, WebP or GIF images; "${file.name}" is ${file.mime}`);
+    throw invalid(`X takes JPEG, PNG, WebP or GIF images, or an MP4 or MOV video; "${file.name}" is ${file.mime}`);
   }
   if (file.bytes.length === 0) throw invalid(`"${file.name}" is empty`);
   if (file.bytes.length > X_IMAGE_MAX_BYTES) {
@@ -49,17 +58,19 @@ export async function uploadImage(
   file: MediaFile,
 ): Promise<string> {
   const opts = { idempotent: true, what: 'media uploads' };
+  const video = X_VIDEO_TYPES.has(file.mime);
+  const chunkBytes = video ? VIDEO_CHUNK_BYTES : CHUNK_BYTES;
   const init = await call('POST media/upload/initialize', (timeoutMs) =>
     http.postJson<MediaData>('media/upload/initialize', {
-      media_type: file.mime, total_bytes: file.bytes.length, media_category: 'tweet_image',
+      media_type: file.mime, total_bytes: file.bytes.length, media_category: video ? 'tweet_video' : 'tweet_image',
     }, { timeoutMs }), opts);
   const id = init.data?.id;
   if (!id || !/^\d{1,19}$/.test(id)) {
-    throw new NetworkError({ network: 'x', code: 'unknown', userMessage: 'X answered the image upload without a media id', permanent: false });
+    throw new NetworkError({ network: 'x', code: 'unknown', userMessage: 'X answered the media upload without a media id', permanent: false });
   }
 
-  for (let i = 0; i * CHUNK_BYTES < file.bytes.length; i++) {
-    const chunk = file.bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+  for (let i = 0; i * chunkBytes < file.bytes.length; i++) {
+    const chunk = file.bytes.subarray(i * chunkBytes, (i + 1) * chunkBytes);
     await call(`POST media/upload/${id}/append`, (timeoutMs) =>
       http.postForm<unknown>(`media/upload/${id}/append`, { segment_index: i, media: Buffer.from(chunk) }, { timeoutMs }), opts);
   }
