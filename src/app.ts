@@ -61,7 +61,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     const networks = createNetworks(config, logger);
     // Footage: the static ffmpeg from npm strips container metadata. Without a working one,
     // images still work and footage is refused in the thread with the reason.
-    const videoProcessor = createVideoProcessor({ maxBytes: config.media.videoMaxBytes });
+    const videoProcessor = createVideoProcessor({ maxBytes: config.media.videoMaxBytes, ...(config.media.ffmpegPath ? { ffmpegPath: config.media.ffmpegPath } : {}) });
     const ffmpeg = await videoProcessor.check();
     if (ffmpeg.ok) logger.info({ ffmpeg: ffmpeg.version }, 'footage: ffmpeg found');
     else logger.warn({ problem: ffmpeg.problem }, 'footage is refused: ffmpeg is not usable');

@@ -54,7 +54,7 @@ export interface Config {
   };
   reach: { refreshSeconds: number; stopAfterDays: number; xReadBudget?: number };
   reports: { cron?: string; channel?: string; timeZone: string };
-  media: { imageMaxBytes: number; videoMaxBytes: number; downloadTimeoutMs: number };
+  media: { imageMaxBytes: number; videoMaxBytes: number; downloadTimeoutMs: number; ffmpegPath?: string };
 }
 
 /** The variables whose values are secrets: never logged, never echoed. */
@@ -215,7 +215,9 @@ export function loadConfig(env: Env): Config {
   if (cron && !channel) r.problems.push('REPORT_CHANNEL: required when REPORT_CRON is set');
 
   const imageMaxMb = r.withDefault('IMAGE_MAX_MB', intIn(1, 200), 'a size in megabytes from 1 to 200, default 25', 25);
-  const videoMaxMb = r.withDefault('VIDEO_MAX_MB', intIn(1, 500), 'a size in megabytes from 1 to 500, default 100', 100);
+  // Footage is kept base64 in the store until published (a string; Redis values stop at 512 MB).
+  const videoMaxMb = r.withDefault('VIDEO_MAX_MB', intIn(1, 256), 'a size in megabytes from 1 to 256, default 100', 100);
+  const ffmpegPath = r.optional('FFMPEG_PATH', z.string().min(1), 'the path of an ffmpeg binary (default: the one npm installs)');
   const downloadTimeoutSeconds = r.withDefault('DOWNLOAD_TIMEOUT_SECONDS', intIn(1, 600), 'a number of seconds from 1 to 600, default 30', 30);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
@@ -228,7 +230,7 @@ export function loadConfig(env: Env): Config {
     networks,
     reach: { refreshSeconds, stopAfterDays, ...optionalField('xReadBudget', xReadBudget) },
     reports: { ...optionalField('cron', cron), ...optionalField('channel', channel), timeZone },
-    media: { imageMaxBytes: imageMaxMb * 1024 * 1024, videoMaxBytes: videoMaxMb * 1024 * 1024, downloadTimeoutMs: downloadTimeoutSeconds * 1000 },
+    media: { imageMaxBytes: imageMaxMb * 1024 * 1024, videoMaxBytes: videoMaxMb * 1024 * 1024, ...optionalField('ffmpegPath', ffmpegPath), downloadTimeoutMs: downloadTimeoutSeconds * 1000 },
   };
 }
 

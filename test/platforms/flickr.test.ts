@@ -121,6 +121,16 @@ describe('Flickr adapter', () => {
     for (const s of SECRETS) expect(text.includes(s), 'a secret leaked').toBe(false);
   }
 
+  it('photos an attempt left half-way (2 of 3, no album) are never taken for the post', async () => {
+    const { flickr, fake } = await setup();
+    const ref = freshReference();
+    const text = `Three suspects.\n\n${ref}`;
+    const tags = ['police', 'appeal', ref.toLowerCase().replace(' ', ''), 'lhn3'];
+    fake.seedPhoto({ title: 'a', description: text, tags });
+    fake.seedPhoto({ title: 'b', description: text, tags });
+    expect(await flickr.findPublished(ref, Date.now() - 60_000)).toBeUndefined();
+  });
+
   it('is named flickr and reads the reach of 1,000 photos in two calls (one walk of 500-photo pages)', async () => {
     const { flickr, fake } = await setup();
     expect(flickr.name).toBe('flickr');
@@ -140,7 +150,7 @@ describe('Flickr adapter', () => {
     const [photo] = fake.livePhotos();
     expect(post).toEqual({ postId: photo!.id, url: `https://www.flickr.com/photos/${fake.nsid}/${photo!.id}`, extra: { photos: [photo!.id] } });
     expect(photo).toMatchObject({ title: 'Appeal: Witness appeal in Leeds.', description: req.text, isPublic: true, isFriend: false, isFamily: false });
-    expect(photo!.tags).toEqual(['police', 'appeal', req.reference.toLowerCase().replace(' ', '')]);
+    expect(photo!.tags).toEqual(['police', 'appeal', req.reference.toLowerCase().replace(' ', ''), 'lhn1']);
     expect(photo!.bytes.equals(req.media[0]!.bytes)).toBe(true);
     // The SDK's way: REST reads as GET, the upload as signed multipart POST; the photo part unsigned.
     expect(fake.requests.map((r) => `${r.httpMethod} ${r.route}`)).toEqual(['GET flickr.test.login', 'POST upload']);

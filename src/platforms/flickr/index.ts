@@ -53,9 +53,9 @@ const SET_RE = /^set:([0-9]{1,24})$/;
 const SET_PREFIX = 'set:';
 
 interface Account { nsid: string }
-interface ListedPhoto { id: string; dateupload?: string; views?: string; description?: { _content?: string } }
+interface ListedPhoto { id: string; dateupload?: string; views?: string; tags?: string; description?: { _content?: string } }
 interface PhotoPage { photos?: { page?: number | string; pages?: number | string; photo?: ListedPhoto[] } }
-interface ListedSet { id: string; primary?: string; date_create?: string; description?: { _content?: string } }
+interface ListedSet { id: string; primary?: string; date_create?: string; photos?: number | string; description?: { _content?: string } }
 
 type Rest = (method: string, params: Record<string, string>) => Promise<unknown>;
 type Upload = (file: Blob, params: Record<string, string>) => Promise<{ id: string }>;
@@ -105,7 +105,8 @@ class FlickrNetwork implements Network {
     }
     const { nsid } = await this.me(); // bad credentials stop here, before anything is public
     const title = req.title?.trim() || firstLine(req.text);
-    const params = { title, description: req.text, tags: `police appeal ${tagOf(req.reference)}`, is_public: '1', is_friend: '0', is_family: '0', safety_level: '1', content_type: '1' };
+    // `lhn<N>`: how many photos the post has, so a half-finished attempt is never taken for the post.
+    const params = { title, description: req.text, tags: `police appeal ${tagOf(req.reference)} lhn${req.media.length}`, is_public: '1', is_friend: '0', is_family: '0', safety_level: '1', content_type: '1' };
 
     const photos: string[] = [];
     try {
@@ -140,17 +141,24 @@ class FlickrNetwork implements Network {
     return { postId: `${SET_PREFIX}${setId}`, url: albumUrl(nsid, setId), extra: { photos, photoset: [setId] } };
   }
 
+  /**
+   * Our post for `reference`: a single photo where the appeal had one image, else its album,
+   * and only when complete (the `lhn<N>` tag says how many photos it needs). Photos of an
+   * attempt that stopped half-way are not a post: it is published again (whole).
+   */
   async findPublished(reference: string, since: number): Promise<PublishedPost | undefined> {
     const matches = await this.photosCarrying(reference, since);
     if (matches.length === 0) return undefined;
     const { nsid } = await this.me();
     const ids = matches.map((p) => p.id);
-    if (matches.length > 1) {
+    const expected = Math.max(0, ...matches.map((p) => Number(/(?:^|\s)lhn(\d+)(?:\s|$)/.exec(p.tags ?? '')?.[1] ?? 0)));
+    if (expected > 1 || (expected === 0 && matches.length > 1)) {
       const set = await this.albumCarrying(reference, ids);
-      if (set) {
+      if (set && (expected === 0 || Number(set.photos ?? 0) >= expected)) {
         const createdAt = Number(set.date_create) * 1000;
         return { postId: `${SET_PREFIX}${set.id}`, url: albumUrl(nsid, set.id), ...(createdAt > 0 ? { createdAt } : {}), extra: { photos: ids, photoset: [set.id] } };
       }
+      if (expected > 1) return undefined; // half-finished: not a post
     }
     const first = matches[0]!;
     const createdAt = Number(first.dateupload) * 1000;
@@ -306,7 +314,7 @@ class FlickrNetwork implements Network {
     const found: ListedPhoto[] = [];
     for (let page = 1; page <= FIND_MAX_PAGES; page++) {
       const res = await this.call('flickr.people.getPhotos', () => this.rest('flickr.people.getPhotos', {
-        user_id: 'me', min_upload_date: String(Math.max(0, minSec)), extras: 'description,date_upload', per_page: String(PER_PAGE), page: String(page),
+        user_id: 'me', min_upload_date: String(Math.max(0, minSec)), extras: 'description,date_upload,tags', per_page: String(PER_PAGE), page: String(page),
       }), { idempotent: true, what: 'reads of the account\'s photos' }) as PhotoPage;
       const list = res.photos?.photo ?? [];
       for (const p of list) {

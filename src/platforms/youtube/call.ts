@@ -137,6 +137,8 @@ export class QuotaLedger {
   /** Refuses (before anything is sent) a call that can't fit in today's quota. */
   check(units: number): void {
     this.roll();
+    // A call that costs nothing (the rest of an upload already paid for) is never stopped.
+    if (units === 0) return;
     if (this.now() < this.exhaustedUntil || this.spentUnits + units > this.dailyUnits) throw this.exhausted();
   }
 

@@ -100,7 +100,13 @@ export async function resumableInsert(
       }
     }
     if ('done' in progress) return progress.done;
-    if (progress.next <= offset && !final) failures += 1;
+    if (progress.next <= offset) {
+      // No progress (a session that keeps answering 308 for the same range): bounded.
+      failures += 1;
+      if (failures >= ctx.maxAttempts * 2) {
+        throw new NetworkError({ network: NETWORK, code: 'unavailable', permanent: false, ambiguous: final, userMessage: 'YouTube stopped taking the upload (no progress); try again later' });
+      }
+    }
     offset = progress.next;
   }
 }
