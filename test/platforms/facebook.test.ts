@@ -77,6 +77,18 @@ describe('Facebook adapter', () => {
     expect(text.includes(TOKEN), 'the token leaked').toBe(false);
   }
 
+  it('never puts the page token in a URL: reads and deletes send it as a Bearer header', async () => {
+    const { fb, fake } = await setup();
+    const post = await fb.publish(appeal('Token placement.'));
+    await fb.reach([post.postId]);
+    await fb.findPublished(post.postId, Date.now() - 60_000);
+    await fb.withdraw(post);
+    const nonPost = fake.requests.filter((r) => r.method !== 'POST');
+    expect(nonPost.length).toBeGreaterThanOrEqual(3);
+    expect(nonPost.every((r) => r.tokenVia === 'header')).toBe(true);
+    expect(fake.requests.some((r) => r.tokenVia === 'query')).toBe(false);
+  });
+
   it('is named facebook and reads reach 50 at a time', async () => {
     const { fb } = await setup();
     expect(fb.name).toBe('facebook');

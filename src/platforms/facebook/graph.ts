@@ -2,8 +2,8 @@
  * The one choke point for calls to the Facebook Graph API, over Node's fetch (no SDK).
  * Every request goes through `graph(request, opts)`:
  *
- * - The Page access token travels as the `access_token` form field (POST) or query parameter
- *   (GET, DELETE). Each call is logged at debug as `METHOD url - status`, with the URL built
+ * - The Page access token travels as the `access_token` form field (POST) or an
+ *   `Authorization: Bearer` header (GET, DELETE), never in a URL. Each call is logged at debug as `METHOD url - status`, with the URL built
  *   before the token is added: the token is never logged, nor put in an error.
  * - Throttling (codes 4, 17, 32, 613, 80001, or HTTP 429): waits for the Page's
  *   `X-Business-Use-Case-Usage` `estimated_time_to_regain_access` (minutes) plus jitter, or backs
@@ -185,7 +185,9 @@ export function createGraph(deps: GraphDeps): Graph {
       for (const [k, v] of fields) url.searchParams.append(k, String(v));
     }
     const shown = `${req.method} ${url.toString()}`;
-    if (req.method !== 'POST') url.searchParams.append('access_token', token);
+    // Reads and deletes carry the token in a header (the Graph API takes a Bearer token), so it
+    // never sits in a URL that a proxy or an access log could keep.
+    const auth = req.method !== 'POST' ? { authorization: `Bearer ${token}` } : undefined;
 
     const ac = new AbortController();
     let timedOut = false;
@@ -197,7 +199,7 @@ export function createGraph(deps: GraphDeps): Graph {
     let text: string;
     let headers: Headers;
     try {
-      const res = await fetch(url, { method: req.method, ...(body ? { body } : {}), signal: ac.signal });
+      const res = await fetch(url, { method: req.method, ...(body ? { body } : {}), ...(auth ? { headers: auth } : {}), signal: ac.signal });
       status = res.status;
       headers = res.headers;
       text = await res.text();

@@ -109,11 +109,11 @@ export function createYouTubeHttp(config: YouTubeConfig, logger: Logger): YouTub
           ...(init.body !== undefined ? { body: init.body } : {}),
         });
       } catch (err) {
-        logger.debug({}, `${method} ${url} - 0`);
+        logger.debug({}, `${method} ${withoutQuery(url)} - 0`);
         const errno = errnoOf(err as GaxiosLike);
         throw new YouTubeTransportError(label, errno === 'ETIMEDOUT' ? 'no answer in time' : 'the connection failed', errno !== undefined && NEVER_SENT.has(errno), errno);
       }
-      logger.debug({}, `${method} ${url} - ${res.status}`);
+      logger.debug({}, `${method} ${withoutQuery(url)} - ${res.status}`);
       if (res.status >= 400) {
         const text = await res.text().catch(() => '');
         let body: unknown;
@@ -127,4 +127,10 @@ export function createYouTubeHttp(config: YouTubeConfig, logger: Logger): YouTub
       return res;
     },
   };
+}
+
+/** An upload session URL without its query (the upload_id is as good as a credential for the session). */
+function withoutQuery(url: string): string {
+  const i = url.indexOf('?');
+  return i < 0 ? url : `${url.slice(0, i)}?…`;
 }
