@@ -123,6 +123,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     // Publishing that was approved but not finished (a restart, a crashed replica) resumes;
     // one replica at a time keeps the reach messages up to date.
     service.publisher.startSweeper();
+    service.withdrawer.startSweeper();
     const reach = new ReachPoller({
       store,
       room,
@@ -143,6 +144,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
         await b.stop().catch(() => undefined);
         await reach.stop().catch(() => undefined);
         await service.publisher.stop().catch(() => undefined);
+        await service.withdrawer.stop().catch(() => undefined);
         await new Promise<void>((resolve) => s.close(() => resolve()));
         s.closeAllConnections();
         await store.close();

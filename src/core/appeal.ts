@@ -73,6 +73,7 @@ export interface Appeal {
   pendingSeniorMissing?: boolean;
   approval?: { hash: string; approvers: string[]; at: number };
   rejection?: { by: string; at: number; hash: string };
+  withdrawal?: { by: string; at: number; reason?: string };
   createdAt: number;
   updatedAt: number;
 }

@@ -77,6 +77,8 @@ export const publishKeys = {
   pending: 'publishing',
   /** Live posts for reach polling: members `<id>|<network>|<postId>`. */
   live: 'reach-live',
+  /** Withdrawn appeals whose posts aren't all confirmed gone (see withdraw.ts). */
+  withdrawing: 'withdrawing',
 };
 
 export const liveMember = (id: string, network: NetworkName, postId: string) => `${id}|${network}|${postId}`;
@@ -294,6 +296,8 @@ export class Publisher {
       }), lease, log);
     }
 
+    // Nothing is published once the appeal is withdrawn (checked again right before posting).
+    if ((await store.get<Appeal>(`appeal:${appeal.id}`))?.state === 'withdrawn') return 'skipped';
     let post: PublishedPost;
     try {
       const attemptKey = publishKeys.attempt(appeal.id, network, hash);
@@ -390,6 +394,11 @@ export class Publisher {
     await this.deps.store.addToSet(publishKeys.live, liveMember(appeal.id, network, post.postId));
     await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.info({ postId: post.postId, url: post.url, recovered }, 'publication recorded');
+    // Withdrawn while this was in flight: the withdrawal wins, so this post comes down too.
+    if ((await this.deps.store.get<Appeal>(`appeal:${appeal.id}`))?.state === 'withdrawn') {
+      log.warn({ postId: post.postId }, 'published after the appeal was withdrawn: taking it down');
+      await this.deps.store.addToSet(publishKeys.withdrawing, appeal.id);
+    }
     return rec;
   }
 

@@ -18,6 +18,7 @@ import { KeyedLock, type Lease } from './lock.js';
 import { code, link, msg, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
 import { NETWORK_LABELS, type NetworkName } from './networks.js';
 import { publishKeys, Publisher, type PublicationRecord } from './publisher.js';
+import { Withdrawer } from './withdraw.js';
 import {
   MediaRejected,
   type ChatRoom,
@@ -52,6 +53,8 @@ export interface ServiceDeps {
   networks?: ReadonlyMap<NetworkName, Network>;
   /** How long a publish lease lasts before another worker may take over (default 15 s). */
   publishLeaseMs?: number;
+  /** The pause between delete attempts (tests make it instant). */
+  withdrawSleep?: (ms: number) => Promise<void>;
   /** Most images one appeal takes. */
   maxImages?: number;
   /** Pauses before re-checking approvals that couldn't be checked (default 2 s, 10 s, 30 s). */
@@ -86,6 +89,7 @@ export class AppealService {
   private readonly log: Logger;
   private helpText: Message | undefined;
   readonly publisher: Publisher;
+  readonly withdrawer: Withdrawer;
 
   constructor(private readonly deps: ServiceDeps) {
     this.lock = new KeyedLock(deps.store, deps.clock);
@@ -99,6 +103,14 @@ export class AppealService {
       lock: this.lock,
       cardView: (a, revision, hash) => this.cardView(a, revision, hash),
       ...(deps.publishLeaseMs !== undefined ? { leaseMs: deps.publishLeaseMs } : {}),
+    });
+    this.withdrawer = new Withdrawer({
+      store: deps.store,
+      room: deps.room,
+      networks: deps.networks ?? new Map(),
+      clock: deps.clock,
+      logger: deps.logger,
+      ...(deps.withdrawSleep ? { sleep: deps.withdrawSleep } : {}),
     });
   }
 
@@ -118,6 +130,7 @@ export class AppealService {
       case 'retry':
         return this.retry(cmd.id, cmd.network, ctx);
       case 'withdraw':
+        return this.withdraw(cmd.id, cmd.reason, ctx);
       case 'update':
       case 'audit':
       case 'report': {
@@ -141,9 +154,10 @@ ${code('/appeal [to:x,flickr] <text>')} draft an appeal; post images as replies 
 ${code('/appeal status <id>')} where an appeal stands
 ${code('/appeal list')} recent appeals
 ${code('/appeal retry <id> [network]')} publish again where publishing failed (never where it succeeded)
+${code('/appeal withdraw <id> [reason]')} take an appeal down from every network now (the author or one approver)
 ${code('/appeal help')} this help
 Approvers react :${approveEmoji}: on the newest card to approve (${required} needed, never the author), :${rejectEmoji}: to reject. Once approved it is published at once, and the thread shows the links and the live reach.
-Coming next: ${code('withdraw')}, ${code('update')}, ${code('report')}, ${code('audit')}.`;
+Coming next: ${code('update')}, ${code('report')}, ${code('audit')}.`;
   }
 
   /** Where an appeal stands; only in its own channel (incident rooms may be private). */
@@ -535,6 +549,52 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     for (const n of again) await this.deps.store.set(publishKeys.retry(id, n), true);
     this.publisher.start(id, again, true);
     return msg`Retrying ${showId(id)} on ${again.map((n) => NETWORK_LABELS[n]).join(', ')}; the result comes in the appeal's thread.`;
+  }
+
+  /**
+   * `/appeal withdraw <id> [reason]`: one person suffices (the author or an approver): the
+   * appeal is withdrawn at once (nothing more is published or approved) and its posts come
+   * down on every network, each confirmed in the thread.
+   */
+  async withdraw(id: string, reason: string | undefined, ctx: { channel: string; user: string }): Promise<Message> {
+    const found = await this.loadIn(id, ctx.channel);
+    if (!found) return this.unknown(id);
+    const { policy, room } = this.deps;
+    if (found.author !== ctx.user) {
+      const { covered, unresolved } = await room.usersCoveredBy([ctx.user], [...policy.approvers, ...policy.seniors]);
+      if (!covered.has(ctx.user)) {
+        return unresolved.length > 0
+          ? msg`Couldn't check that you are an approver (the chat platform didn't give the members of ${unresolved.join(', ')}). Nothing was withdrawn; try again at once or ask the author.`
+          : msg`Only the author of ${showId(id)} or an approver can withdraw it. Nothing was withdrawn.`;
+      }
+    }
+    if (found.state === 'rejected') return msg`${showId(id)} was rejected: nothing of it was published.`;
+    const outcome = await this.lock.run(id, async (lease) => {
+      const appeal = await this.load(id);
+      if (!appeal) return 'gone' as const;
+      if (appeal.state === 'withdrawn') return 'already' as const;
+      if (appeal.state === 'rejected') return 'rejected' as const;
+      const now = this.deps.clock.now();
+      const withdrawn: Appeal = { ...transition(appeal, 'withdrawn', now), withdrawal: { by: ctx.user, at: now, ...(reason ? { reason } : {}) } };
+      // In the set first: a crash right after still takes everything down.
+      await lease.check();
+      await this.deps.store.addToSet(publishKeys.withdrawing, id);
+      await this.save(withdrawn, lease);
+      await this.deps.store.removeFromSet(publishKeys.pending, id);
+      const card = currentCard(withdrawn);
+      if (card) {
+        await this.deps.room.updateCard({ channel: withdrawn.channel, ts: card.ts }, this.cardView(withdrawn, card.revision, card.hash)).catch(() => undefined);
+      }
+      await this.say(withdrawn, msg`:no_entry: ${strong(`${showId(id)} withdrawn`)} by ${user(ctx.user)}${reason ? ` (${reason})` : ''}. Its posts are being removed from every network now; nothing more will be published.`);
+      return 'withdrawn' as const;
+    });
+    if (outcome === 'gone') return this.unknown(id);
+    if (outcome === 'rejected') return msg`${showId(id)} was rejected: nothing of it was published.`;
+    this.log.info({ appeal: id, by: ctx.user, reason }, 'withdrawal requested');
+    void this.withdrawer.start(id);
+    return outcome === 'already'
+      ? msg`${showId(id)} is already withdrawn; anything still live is being removed (the thread says when each network is done).`
+      : msg`Withdrawing ${showId(id)} from every network; the thread confirms each one.`;
   }
 
   // ---------------------------------------------------------------- helpers

@@ -152,6 +152,24 @@ describe('e2e: publishing to X, exactly once, with live reach', () => {
     expect(x.posts).toHaveLength(1);
   });
 
+  it('/appeal withdraw by one approver takes the post down from X and says so in the thread', async () => {
+    await freshX();
+    const app = await start();
+    const { id, ts: rootTs } = await draft(app, 'Wanted: this man is sought in connection with a robbery in Headingley.');
+    await slack.react(app.eventsUrl, SIGNING_SECRET, { user: 'UAPP1', channel: CHANNEL, ts: rootTs, reaction: 'white_check_mark' });
+    await slack.react(app.eventsUrl, SIGNING_SECRET, { user: 'UAPP2', channel: CHANNEL, ts: rootTs, reaction: 'white_check_mark' });
+    await slack.waitFor(() => liveMessages(rootTs)[0], { description: 'published', timeoutMs: 20_000 });
+    const outsider = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: `withdraw ${id}`, userId: 'UOUTSIDER', channelId: CHANNEL });
+    expect(outsider.text).toContain('Only the author');
+    expect(x.livePosts()).toHaveLength(1);
+    const res = await slack.slashCommand(app.eventsUrl, SIGNING_SECRET, { text: `withdraw ${id} suspect arrested`, userId: 'UAPP3', channelId: CHANNEL });
+    expect(res.text).toContain('Withdrawing');
+    await slack.waitFor(() => botThread(rootTs).find((m) => /withdrawn everywhere/.test(m.text)), { description: 'withdrawn everywhere', timeoutMs: 20_000 });
+    expect(x.livePosts()).toHaveLength(0);
+    expect(botThread(rootTs).some((m) => /removed from X/.test(m.text))).toBe(true);
+    expect((await readAppeal(app.storeUrl, id)).state).toBe('withdrawn');
+  });
+
   it('two approvals arriving at the same time → one post', async () => {
     await freshX();
     const app = await start();

@@ -19,6 +19,8 @@ export class FakeNetwork implements Network {
   readonly views = new Map<string, number>();
   calls = { publish: 0, find: 0, reach: 0, withdraw: 0 };
   readIds = 0;
+  /** Errors thrown by the next withdraw calls, in order. */
+  readonly withdrawErrors: Error[] = [];
   /** Errors thrown by the next publish calls, in order. */
   readonly publishErrors: NetworkError[] = [];
   /** When set, publish creates the post and then throws this (the answer was lost). */
@@ -72,6 +74,8 @@ export class FakeNetwork implements Network {
 
   async withdraw(post: PublishedPost): Promise<void> {
     this.calls.withdraw++;
+    const err = this.withdrawErrors.shift();
+    if (err) throw err;
     const p = this.posts.find((x) => x.id === post.postId);
     if (p) p.deleted = true;
   }

@@ -1,0 +1,166 @@
+/**
+ * Withdrawal: an appeal's posts come down on every network at once (a suspect arrested:
+ * the images must come down now). Deletes are idempotent (a post already gone counts as
+ * done) and retried with back-off until each network confirms; the thread hears of each
+ * network as it completes, and once of a network that keeps failing ("still live on Flickr,
+ * retrying"). Withdrawn appeals stay in a set until every post is confirmed gone, so a
+ * restart carries on; a publish that was in flight when the appeal was withdrawn adds the
+ * appeal back to that set, so whatever it posted comes down too.
+ */
+import type { Appeal } from './appeal.js';
+import { showId } from './ids.js';
+import { msg, strong, type Message } from './messages.js';
+import { NETWORK_LABELS, NETWORKS, type NetworkName } from './networks.js';
+import { tryLease } from './lock.js';
+import type { ChatRoom, Clock, Logger, Network, Store } from './ports.js';
+import { liveMember, publishKeys, type PublicationRecord } from './publisher.js';
+
+export const withdrawKeys = {
+  /** Withdrawn appeals with posts not yet confirmed gone. */
+  pending: publishKeys.withdrawing,
+  /** Per network: when the post was confirmed gone. */
+  gone: (id: string, network: NetworkName) => `withdrawn:${id}:${network}`,
+  /** Per network: the thread was told it keeps failing. */
+  stuck: (id: string, network: NetworkName) => `withdraw-stuck:${id}:${network}`,
+  lease: (id: string, network: NetworkName) => `withdraw-lease:${id}:${network}`,
+  done: (id: string) => `withdraw-done:${id}`,
+};
+
+const LEASE_MS = 15_000;
+const DEFAULT_SWEEP_MS = 5_000;
+/** Back-off between delete attempts of one network, in one pass: then the sweeper goes on. */
+const TRIES_PER_PASS = 3;
+
+export interface WithdrawerDeps {
+  store: Store;
+  room: ChatRoom;
+  networks: ReadonlyMap<NetworkName, Network>;
+  clock: Clock;
+  logger: Logger;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class Withdrawer {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly deps: WithdrawerDeps) {
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  /** Takes an appeal's posts down in the background (one run per appeal at a time). */
+  start(id: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const running = this.inFlight.get(id);
+    if (running) {
+      // Asked again while running (a post that went up meanwhile): one more pass after this one.
+      this.again.add(id);
+      return running.then(() => this.inFlight.get(id));
+    }
+    const run = this.run(id)
+      .catch((err: unknown) => this.deps.logger.error({ err, appeal: id }, 'withdrawal failed; it carries on shortly'))
+      .finally(() => this.inFlight.delete(id))
+      .then(() => {
+        if (this.again.delete(id)) return this.start(id);
+        return undefined;
+      });
+    this.inFlight.set(id, run);
+    return run;
+  }
+
+  startSweeper(intervalMs = DEFAULT_SWEEP_MS): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.deps.store.members(withdrawKeys.pending).then(
+        (ids) => ids.forEach((id) => void this.start(id)),
+        (err: unknown) => this.deps.logger.warn({ err }, 'could not read the withdrawals in progress'),
+      );
+    };
+    tick();
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+  }
+
+  async sweep(): Promise<void> {
+    const ids = await this.deps.store.members(withdrawKeys.pending);
+    await Promise.all(ids.map((id) => this.start(id)));
+  }
+
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => { t = setTimeout(r, graceMs); t.unref(); })]);
+    clearTimeout(t);
+  }
+
+  private async run(id: string): Promise<void> {
+    const { store } = this.deps;
+    const appeal = await store.get<Appeal>(`appeal:${id}`);
+    if (!appeal || appeal.state !== 'withdrawn') {
+      await store.removeFromSet(withdrawKeys.pending, id);
+      return;
+    }
+    const log = this.deps.logger.child({ appeal: id });
+    const live: Array<Extract<PublicationRecord, { state: 'published' }>> = [];
+    for (const network of NETWORKS) {
+      const rec = await store.get<PublicationRecord>(publishKeys.record(id, network));
+      if (rec?.state === 'published' && (await store.get<number>(withdrawKeys.gone(id, network))) === undefined) live.push(rec);
+    }
+    const results = await Promise.all(live.map((rec) => this.takeDown(appeal, rec, log)));
+    if (results.every(Boolean)) {
+      await store.removeFromSet(withdrawKeys.pending, id);
+      // Said once, when the last post is confirmed gone.
+      if (await store.claim(withdrawKeys.done(id))) {
+        await this.say(appeal, live.length === 0 && results.length === 0
+          ? msg`${strong(`${showId(id)} is withdrawn`)}: nothing of it was public. Nothing will be published.`
+          : msg`${strong(`${showId(id)} is withdrawn everywhere`)}: every post is confirmed gone. Should the media be told? Outlets that used the images may still show them: ask the press office to request their removal.`);
+      }
+    }
+  }
+
+  /** One network: delete (idempotent), a few tries now; true when confirmed gone. */
+  private async takeDown(appeal: Appeal, rec: Extract<PublicationRecord, { state: 'published' }>, parent: Logger): Promise<boolean> {
+    const { store, clock } = this.deps;
+    const network = rec.network;
+    const log = parent.child({ network });
+    const label = NETWORK_LABELS[network];
+    const adapter = this.deps.networks.get(network);
+    const lease = await tryLease(store, withdrawKeys.lease(appeal.id, network), LEASE_MS);
+    if (!lease) return false; // another worker is on it
+    try {
+      let lastError = '';
+      for (let attempt = 1; attempt <= TRIES_PER_PASS; attempt++) {
+        try {
+          if (!adapter) throw new Error(`${label} is not configured on this bot any more`);
+          await adapter.withdraw({ postId: rec.postId, url: rec.url, ...(rec.extra ? { extra: rec.extra } : {}) });
+          await store.set(withdrawKeys.gone(appeal.id, network), clock.now());
+          await store.removeFromSet(publishKeys.live, liveMember(appeal.id, network, rec.postId));
+          log.info({ postId: rec.postId }, 'withdrawn from the network');
+          await this.say(appeal, msg`:white_check_mark: ${showId(appeal.id)} removed from ${label}.`);
+          return true;
+        } catch (err) {
+          lastError = err && typeof err === 'object' && 'userMessage' in err ? String((err as { userMessage: unknown }).userMessage) : (err as Error).message;
+          log.warn({ err, attempt }, 'withdrawal failed; trying again');
+          if (attempt < TRIES_PER_PASS) await this.sleep(Math.min(10_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+        }
+      }
+      // Still live: say so once; the sweeper keeps trying until it is confirmed gone.
+      if (await store.claim(withdrawKeys.stuck(appeal.id, network))) {
+        await this.say(appeal, msg`:warning: ${strong(`${showId(appeal.id)} is still live on ${label}`)}: ${lastError}. Retrying until it is gone.`);
+      }
+      return false;
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  private async say(appeal: Appeal, message: Message): Promise<void> {
+    await this.deps.room.post(appeal.channel, appeal.threadTs, message).catch((err: unknown) => {
+      this.deps.logger.warn({ err, appeal: appeal.id }, 'could not post in the thread');
+    });
+  }
+}

@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Appeal } from '../../src/core/appeal.js';
+import { plain } from '../../src/core/messages.js';
+import { NetworkError, systemClock, type Logger, type Store } from '../../src/core/ports.js';
+import { publishKeys, type PublicationRecord } from '../../src/core/publisher.js';
+import { AppealService, keys } from '../../src/core/service.js';
+import { withdrawKeys } from '../../src/core/withdraw.js';
+import { openStore } from '../../src/store/index.js';
+import { fakeMedia, FakeRoom } from '../helpers/fake-room.js';
+import { FakeNetwork } from '../helpers/fake-network.js';
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const CHANNEL = 'CINC';
+const down = () => new NetworkError({ network: 'facebook', code: 'unavailable', userMessage: 'Facebook is not answering', permanent: false });
+
+describe('withdrawing an appeal', () => {
+  let store: Store;
+  let room: FakeRoom;
+  let x: FakeNetwork;
+  let fb: FakeNetwork;
+  let service: AppealService;
+
+  beforeEach(async () => {
+    store = await openStore('sqlite://:memory:');
+    room = new FakeRoom();
+    x = new FakeNetwork('x');
+    fb = new FakeNetwork('facebook', 50);
+    service = new AppealService({
+      store, room, media: fakeMedia, clock: systemClock, logger: silent,
+      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
+      enabledNetworks: ['x', 'facebook'],
+      networks: new Map([['x' as const, x], ['facebook' as const, fb]]),
+      recheckDelaysMs: [],
+      withdrawSleep: async () => undefined,
+    });
+  });
+  afterEach(async () => {
+    await service.publisher.stop();
+    await service.withdrawer.stop();
+    await store.close();
+  });
+
+  async function publishedAppeal(): Promise<Appeal> {
+    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'Wanted: have you seen this man?' });
+    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
+    const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(card, u, 'white_check_mark', true);
+      await service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await service.publisher.idle();
+    return (await store.get<Appeal>(keys.appeal(id)))!;
+  }
+
+  it('one approver takes it down everywhere, each network confirmed; it can no longer be approved or retried', async () => {
+    const appeal = await publishedAppeal();
+    expect(x.posts).toHaveLength(1);
+    expect(fb.posts).toHaveLength(1);
+    const reply = await service.execute({ kind: 'withdraw', id: appeal.id, reason: 'suspect arrested' }, { channel: CHANNEL, user: 'UAPP3' });
+    expect(plain(reply)).toContain('Withdrawing');
+    await service.withdrawer.sweep();
+    expect(x.posts[0]!.deleted).toBe(true);
+    expect(fb.posts[0]!.deleted).toBe(true);
+    const texts = room.texts();
+    expect(texts.some((t) => t.includes('withdrawn by @UAPP3 (suspect arrested)'))).toBe(true);
+    expect(texts.some((t) => t.includes('removed from X'))).toBe(true);
+    expect(texts.some((t) => t.includes('removed from Facebook'))).toBe(true);
+    expect(texts.filter((t) => t.includes('withdrawn everywhere'))).toHaveLength(1);
+    expect(await store.members(publishKeys.live)).toEqual([]);
+    expect(await store.members(withdrawKeys.pending)).toEqual([]);
+    const after = (await store.get<Appeal>(keys.appeal(appeal.id)))!;
+    expect(after.state).toBe('withdrawn');
+    expect(after.withdrawal).toMatchObject({ by: 'UAPP3', reason: 'suspect arrested' });
+    expect(plain(await service.execute({ kind: 'retry', id: appeal.id }, { channel: CHANNEL, user: 'UAUTHOR' }))).toContain('withdrawn');
+    await service.withdrawer.sweep();
+    expect(x.calls.withdraw).toBe(1); // idempotent: nothing deleted twice
+  });
+
+  it('anyone else is refused and nothing changes', async () => {
+    const appeal = await publishedAppeal();
+    const reply = await service.execute({ kind: 'withdraw', id: appeal.id }, { channel: CHANNEL, user: 'UOUTSIDER' });
+    expect(plain(reply)).toContain('Only the author');
+    await service.withdrawer.sweep();
+    expect(x.calls.withdraw).toBe(0);
+    expect((await store.get<Appeal>(keys.appeal(appeal.id)))!.state).toBe('published');
+  });
+
+  it('a network that keeps failing is shown as still live and retried until it is gone', async () => {
+    const appeal = await publishedAppeal();
+    fb.withdrawErrors.push(...Array.from({ length: 6 }, down)); // two passes of three tries fail
+    await service.execute({ kind: 'withdraw', id: appeal.id }, { channel: CHANNEL, user: 'UAUTHOR' });
+    await service.withdrawer.sweep();
+    expect(x.posts[0]!.deleted).toBe(true);
+    expect(fb.posts[0]!.deleted).toBe(false);
+    expect(room.texts().filter((t) => t.includes('still live on Facebook'))).toHaveLength(1);
+    expect(await store.members(withdrawKeys.pending)).toEqual([appeal.id]);
+    await service.withdrawer.sweep();
+    expect(fb.posts[0]!.deleted).toBe(true);
+    expect(room.texts().filter((t) => t.includes('still live on Facebook'))).toHaveLength(1);
+    expect(room.texts().filter((t) => t.includes('withdrawn everywhere'))).toHaveLength(1);
+    expect(await store.members(withdrawKeys.pending)).toEqual([]);
+  });
+
+  it('a withdrawal while publishing is in flight wins: what gets published comes down, nothing more goes up', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    x.gate = () => held;
+    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'Missing person' });
+    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
+    const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(card, u, 'white_check_mark', true);
+      await service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await new Promise((r) => setTimeout(r, 50)); // X's post is in flight (held)
+    await service.execute({ kind: 'withdraw', id, reason: 'found safe' }, { channel: CHANNEL, user: 'UAUTHOR' });
+    release();
+    await service.publisher.idle();
+    await service.withdrawer.sweep();
+    expect(x.posts.every((p) => p.deleted)).toBe(true);
+    expect(fb.posts.every((p) => p.deleted)).toBe(true);
+    await service.publisher.sweep();
+    expect(x.posts.filter((p) => !p.deleted)).toHaveLength(0);
+    expect(fb.posts.filter((p) => !p.deleted)).toHaveLength(0);
+    const rec = await store.get<PublicationRecord>(publishKeys.record(id, 'x'));
+    expect(rec?.state).toBe('published');
+  });
+
+  it('withdrawing a draft: nothing was public, nothing will be published', async () => {
+    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'Draft only' });
+    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
+    await service.execute({ kind: 'withdraw', id }, { channel: CHANNEL, user: 'UAUTHOR' });
+    await service.withdrawer.sweep();
+    expect(room.texts().some((t) => t.includes('nothing of it was public'))).toBe(true);
+    const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
+    for (const u of ['UAPP1', 'UAPP2']) {
+      room.react(card, u, 'white_check_mark', true);
+      await service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
+    }
+    await service.publisher.idle();
+    expect(x.calls.publish + fb.calls.publish).toBe(0);
+  });
+});
