@@ -516,15 +516,8 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
   async retry(id: string, network: NetworkName | undefined, ctx: { channel: string; user: string }): Promise<Message> {
     const appeal = await this.loadIn(id, ctx.channel);
     if (!appeal) return this.unknown(id);
-    const { policy, room } = this.deps;
-    if (appeal.author !== ctx.user) {
-      const { covered, unresolved } = await room.usersCoveredBy([ctx.user], [...policy.approvers, ...policy.seniors]);
-      if (!covered.has(ctx.user)) {
-        return unresolved.length > 0
-          ? msg`Couldn't check that you are an approver (the chat platform didn't give the members of ${unresolved.join(', ')}). Nothing was retried; try again shortly.`
-          : msg`Only the author of ${showId(id)} or an approver can retry its publishing. Nothing was retried.`;
-      }
-    }
+    const refused = await this.authorOrApprover(appeal, ctx.user, 'retry its publishing', 'Nothing was retried');
+    if (refused) return refused;
     if (appeal.state === 'draft' || appeal.state === 'rejected' || appeal.state === 'withdrawn' || !appeal.approval) {
       return msg`${showId(id)} is ${appeal.state}: there is no approved publishing to retry.`;
     }
@@ -559,15 +552,8 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
   async withdraw(id: string, reason: string | undefined, ctx: { channel: string; user: string }): Promise<Message> {
     const found = await this.loadIn(id, ctx.channel);
     if (!found) return this.unknown(id);
-    const { policy, room } = this.deps;
-    if (found.author !== ctx.user) {
-      const { covered, unresolved } = await room.usersCoveredBy([ctx.user], [...policy.approvers, ...policy.seniors]);
-      if (!covered.has(ctx.user)) {
-        return unresolved.length > 0
-          ? msg`Couldn't check that you are an approver (the chat platform didn't give the members of ${unresolved.join(', ')}). Nothing was withdrawn; try again at once or ask the author.`
-          : msg`Only the author of ${showId(id)} or an approver can withdraw it. Nothing was withdrawn.`;
-      }
-    }
+    const refused = await this.authorOrApprover(found, ctx.user, 'withdraw it', 'Nothing was withdrawn');
+    if (refused) return refused;
     if (found.state === 'rejected') return msg`${showId(id)} was rejected: nothing of it was published.`;
     const outcome = await this.lock.run(id, async (lease) => {
       const appeal = await this.load(id);
@@ -598,6 +584,17 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Undefined when `user` is the appeal's author or an approver; else the refusal to send. */
+  private async authorOrApprover(appeal: Appeal, user: string, what: string, nothing: string): Promise<Message | undefined> {
+    if (appeal.author === user) return undefined;
+    const { policy, room } = this.deps;
+    const { covered, unresolved } = await room.usersCoveredBy([user], [...policy.approvers, ...policy.seniors]);
+    if (covered.has(user)) return undefined;
+    return unresolved.length > 0
+      ? msg`Couldn't check that you are an approver (the chat platform didn't give the members of ${unresolved.join(', ')}). ${nothing}; try again shortly or ask the author.`
+      : msg`Only the author of ${showId(appeal.id)} or an approver can ${what}. ${nothing}.`;
+  }
 
   cardView(appeal: Appeal, revision: number, hash: string): CardView {
     const names = new Map(appeal.media.map((m) => [m.sha256, m.name]));
