@@ -89,6 +89,11 @@ export class Withdrawer {
     await Promise.all(ids.map((id) => this.start(id)));
   }
 
+  /** Waits until no withdrawal is running in this process. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -105,14 +110,17 @@ export class Withdrawer {
       return;
     }
     const log = this.deps.logger.child({ appeal: id });
-    const live: Array<Extract<PublicationRecord, { state: 'published' }>> = [];
-    for (const network of NETWORKS) {
-      const rec = await store.get<PublicationRecord>(publishKeys.record(id, network));
-      if (rec?.state === 'published' && (await store.get<number>(withdrawKeys.gone(id, network))) === undefined) live.push(rec);
-    }
+    const live = await this.stillLive(id);
     const results = await Promise.all(live.map((rec) => this.takeDown(appeal, rec, log)));
     if (results.every(Boolean)) {
       await store.removeFromSet(withdrawKeys.pending, id);
+      // A publish in flight records its post, then adds the appeal to the set: looking again
+      // *after* removing it means such a post is either seen here or re-adds the appeal.
+      if ((await this.stillLive(id)).length > 0) {
+        await store.addToSet(withdrawKeys.pending, id);
+        this.again.add(id);
+        return;
+      }
       // Said once, when the last post is confirmed gone.
       if (await store.claim(withdrawKeys.done(id))) {
         await this.say(appeal, live.length === 0 && results.length === 0
@@ -120,6 +128,16 @@ export class Withdrawer {
           : msg`${strong(`${showId(id)} is withdrawn everywhere`)}: every post is confirmed gone. Should the media be told? Outlets that used the images may still show them: ask the press office to request their removal.`);
       }
     }
+  }
+
+  /** The appeal's posts not yet confirmed gone. */
+  private async stillLive(id: string): Promise<Array<Extract<PublicationRecord, { state: 'published' }>>> {
+    const live: Array<Extract<PublicationRecord, { state: 'published' }>> = [];
+    for (const network of NETWORKS) {
+      const rec = await this.deps.store.get<PublicationRecord>(publishKeys.record(id, network));
+      if (rec?.state === 'published' && (await this.deps.store.get<number>(withdrawKeys.gone(id, network))) === undefined) live.push(rec);
+    }
+    return live;
   }
 
   /** One network: delete (idempotent), a few tries now; true when confirmed gone. */

@@ -112,11 +112,20 @@ describe('withdrawing an appeal', () => {
       room.react(card, u, 'white_check_mark', true);
       await service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
     }
-    await new Promise((r) => setTimeout(r, 50)); // X's post is in flight (held)
+    // X's post is in flight (held at the gate); Facebook's is recorded.
+    const until = async (cond: () => Promise<boolean> | boolean) => {
+      for (let i = 0; i < 200 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(async () => x.calls.publish === 1 && (await store.get(publishKeys.record(id, 'facebook'))) !== undefined);
+    expect(x.calls.publish).toBe(1);
     await service.execute({ kind: 'withdraw', id, reason: 'found safe' }, { channel: CHANNEL, user: 'UAUTHOR' });
     release();
     await service.publisher.idle();
-    await service.withdrawer.sweep();
+    // The post X took after the withdrawal queues the appeal for another pass.
+    await service.withdrawer.idle();
+    for (let i = 0; i < 5 && (await store.members(withdrawKeys.pending)).length > 0; i++) await service.withdrawer.sweep();
+    expect(await store.members(withdrawKeys.pending)).toEqual([]);
+    expect(x.posts).toHaveLength(1);
     expect(x.posts.every((p) => p.deleted)).toBe(true);
     expect(fb.posts.every((p) => p.deleted)).toBe(true);
     await service.publisher.sweep();
