@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MediaRejected, type ImageFormat, type ProcessedImage } from '../core/ports.js';
+import { createLimiter } from './limiter.js';
 
 export interface ImageProcessor {
   /** Throws MediaRejected (plain words) for anything that is not an acceptable image. */
@@ -449,28 +450,4 @@ function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${Number((bytes / (1024 * 1024)).toPrecision(3))} MB`;
   if (bytes >= 1024) return `${Number((bytes / 1024).toPrecision(3))} KB`;
   return `${bytes} bytes`;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** A minimal FIFO concurrency limiter. */
-function createLimiter(max: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  // A finishing task hands its slot straight to the next waiter, so a newcomer can't slip in
-  // between and push the count over `max`.
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next) next();
-    else active--;
-  };
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await task();
-    } finally {
-      release();
-    }
-  };
 }
