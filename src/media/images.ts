@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { MediaRejected, type ImageFormat, type ProcessedImage } from '../core/ports.js';
-import { createLimiter } from './limiter.js';
+import { createLimiter, formatBytes } from './shared.js';
 
 export interface ImageProcessor {
   /** Throws MediaRejected (plain words) for anything that is not an acceptable image. */
@@ -443,11 +443,4 @@ function describeSharpError(error: unknown): string {
 
 function formatMegapixels(pixels: number): string {
   return String(Number((pixels / 1_000_000).toPrecision(3))); // 50, 12.3, 0.005
-}
-
-/** 5 MB, 1.5 MB, 200 KB, 900 bytes (binary units, as the networks count them). */
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${Number((bytes / (1024 * 1024)).toPrecision(3))} MB`;
-  if (bytes >= 1024) return `${Number((bytes / 1024).toPrecision(3))} KB`;
-  return `${bytes} bytes`;
 }

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileTypeFromBuffer } from 'file-type';
 import { MediaRejected, type ProcessedVideo as CoreProcessedVideo } from '../core/ports.js';
-import { createLimiter } from './limiter.js';
+import { createLimiter, formatBytes } from './shared.js';
 
 /** A video after the footage pipeline: sniffed, size-checked and remuxed with no metadata. */
 export type ProcessedVideo = CoreProcessedVideo & { sourceFormat: 'mp4' | 'mov' };
@@ -457,11 +457,4 @@ function firstLine(text: string): string | undefined {
 
 function lastLines(text: string): string {
   return text.trim().split(/\r?\n/).slice(-3).join(' | ').slice(0, 1000);
-}
-
-/** 256 MB, 1.5 MB, 200 KB, 900 bytes (binary units, as the networks count them). */
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${Number((bytes / (1024 * 1024)).toPrecision(3))} MB`;
-  if (bytes >= 1024) return `${Number((bytes / 1024).toPrecision(3))} KB`;
-  return `${bytes} bytes`;
 }

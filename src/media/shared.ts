@@ -1,4 +1,4 @@
-/** One concurrency limit for the media pipelines (images and footage). */
+/** Small pieces both media pipelines (images and footage) use. */
 
 /** A minimal FIFO concurrency limiter. */
 export function createLimiter(max: number): <T>(task: () => Promise<T>) => Promise<T> {
@@ -20,4 +20,11 @@ export function createLimiter(max: number): <T>(task: () => Promise<T>) => Promi
       release();
     }
   };
+}
+
+/** 256 MB, 1.5 MB, 200 KB, 900 bytes (binary units, as the networks count them). */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Number((bytes / (1024 * 1024)).toPrecision(3))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toPrecision(3))} KB`;
+  return `${bytes} bytes`;
 }
