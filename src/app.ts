@@ -10,7 +10,9 @@ import { AppealService } from './core/service.js';
 import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, type SlackBot } from './bots/slack/index.js';
 import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
+import { createChartRenderer } from './media/chart.js';
 import { createMediaProcessor } from './media/index.js';
+import { scheduleReports } from './scheduler.js';
 import { createVideoProcessor } from './media/video.js';
 import { openStore } from './store/index.js';
 import { createNetworks } from './platforms/index.js';
@@ -75,6 +77,8 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       logger,
       policy: config.approval,
       enabledNetworks: enabledNetworks(config),
+      chart: createChartRenderer(),
+      timeZone: config.reports.timeZone,
     });
     bot = createSlackBot({
       config: config.slack,
@@ -124,6 +128,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     // one replica at a time keeps the reach messages up to date.
     service.publisher.startSweeper();
     service.withdrawer.startSweeper();
+    service.updater.startSweeper();
     const reach = new ReachPoller({
       store,
       room,
@@ -134,6 +139,10 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       ...(config.reach.xReadBudget !== undefined ? { budgets: { x: config.reach.xReadBudget } } : {}),
     });
     reach.start();
+    const reports = config.reports.cron && config.reports.channel
+      ? scheduleReports({ cron: config.reports.cron, timeZone: config.reports.timeZone, channel: config.reports.channel, reporter: service.reporter, logger })
+      : undefined;
+    if (reports) logger.info({ cron: config.reports.cron, timeZone: config.reports.timeZone, channel: config.reports.channel, next: reports.next() }, 'scheduled reach reports');
 
     const s = server;
     return {
@@ -142,9 +151,11 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       service,
       close: async () => {
         await b.stop().catch(() => undefined);
+        await reports?.stop().catch(() => undefined);
         await reach.stop().catch(() => undefined);
         await service.publisher.stop().catch(() => undefined);
         await service.withdrawer.stop().catch(() => undefined);
+        await service.updater.stop().catch(() => undefined);
         await new Promise<void>((resolve) => s.close(() => resolve()));
         s.closeAllConnections();
         await store.close();

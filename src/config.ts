@@ -4,6 +4,7 @@
  * per variable, naming what it expects. Values of secret variables never appear in
  * an error, a log line or `describeConfig()`.
  */
+import { isCronExpression } from './scheduler.js';
 import { z } from 'zod';
 import { NETWORKS, type NetworkName } from './core/networks.js';
 import { redactUrl } from './store/errors.js';
@@ -209,7 +210,7 @@ export function loadConfig(env: Env): Config {
   const refreshSeconds = r.withDefault('REACH_REFRESH_SECONDS', intIn(10, 86_400), 'a number of seconds from 10 to 86400, default 60', 60);
   const stopAfterDays = r.withDefault('REACH_STOP_DAYS', intIn(1, 365), 'a number of days from 1 to 365, default 14', 14);
   const xReadBudget = r.optional('X_READ_BUDGET', intIn(1, 1_000_000_000), 'a whole number of X posts read per month');
-  const cron = r.optional('REPORT_CRON', z.string().regex(/^\S+(\s+\S+){4,5}$/), 'a cron expression of 5 or 6 fields, e.g. "0 8 * * *"');
+  const cron = r.optional('REPORT_CRON', z.string().regex(/^\S+(\s+\S+){4,5}$/).refine(isCronExpression), 'a cron expression of 5 fields (or 6 with seconds first), e.g. "0 8 * * *" for 08:00 daily');
   const channel = r.optional('REPORT_CHANNEL', z.string().regex(/^[A-Z0-9]+$|^\d+$/), 'a channel id (e.g. C0123ABCD), not a #name');
   const timeZone = r.withDefault('TZ', z.string().refine(isTimeZone), 'an IANA time zone such as Europe/London', 'UTC');
   if (cron && !channel) r.problems.push('REPORT_CHANNEL: required when REPORT_CRON is set');

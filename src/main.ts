@@ -11,6 +11,15 @@ import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
+  const [verb, sub] = process.argv.slice(2);
+  if (verb === 'audit' && sub === 'verify') {
+    const { auditVerify } = await import('./cli/audit-verify.js');
+    process.exit(await auditVerify(process.env, { write: (line) => process.stdout.write(`${line}\n`) }));
+  }
+  if (verb !== undefined) {
+    process.stderr.write(`loudhailer: unknown command "${[verb, sub].filter(Boolean).join(' ')}". Commands: (none) runs the bot; "audit verify" checks the audit trail.\n`);
+    process.exit(2);
+  }
   let config;
   try {
     config = loadConfig(process.env);

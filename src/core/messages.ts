@@ -56,6 +56,8 @@ export function plain(m: Message): string {
 /** Everything a chat adapter needs to draw an appeal card. */
 export interface CardView {
   appealId: string;
+  /** Set on an update's card: the follow-up's number within the appeal. */
+  update?: { n: number };
   state: AppealState;
   author: string;
   revision: number;

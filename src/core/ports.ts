@@ -136,6 +136,34 @@ export interface ChatRoom {
    * `unresolved` (their members are not in `covered`): the caller must not approve then.
    */
   usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<{ covered: Set<string>; unresolved: string[] }>;
+  /**
+   * Uploads files into a channel (in a thread when `threadTs` is given), with an optional
+   * comment, in one message. Slack: the external upload flow (files.getUploadURLExternal →
+   * POST the bytes → files.completeUploadExternal).
+   */
+  upload(channel: string, threadTs: string | undefined, files: readonly UploadFile[], comment?: import('./messages.js').Message): Promise<void>;
+}
+
+/** A file the bot uploads to the chat (an audit trail export, a report chart). */
+export interface UploadFile {
+  /** File name, with extension ("7K3Q-audit.csv"). */
+  name: string;
+  title: string;
+  bytes: Buffer;
+  mime: string;
+}
+
+/** Reach over time of one appeal, for a chart. */
+export interface ChartSeries {
+  /** Legend label, e.g. "#7K3Q". */
+  label: string;
+  /** Total views at each moment, oldest first (ms since the epoch). */
+  points: ReadonlyArray<{ at: number; count: number }>;
+}
+
+/** Draws the reach chart of a report as a PNG (an adapter: SVG rendered with sharp). */
+export interface ChartRenderer {
+  reachChart(input: { title: string; series: readonly ChartSeries[]; from: number; to: number; timeZone: string }): Promise<Buffer>;
 }
 
 /** Fetches a file's bytes; throws MediaRejected (plain words) when it can't. */
@@ -215,7 +243,17 @@ export interface Network {
    * Posts the network no longer has are missing from the map.
    */
   reach(postIds: readonly string[]): Promise<Map<string, ReachCount>>;
-  /** Deletes a post (and its `extra` parts); a post already gone counts as done. */
+  /**
+   * Posts a follow-up ("found safe — thank you") as a reply to the appeal's post: a reply
+   * post on X, a comment on the YouTube video, on the Flickr photos' first photo, on the
+   * Facebook post. The result carries `extra.replyTo = [parent.postId]`, so `withdraw`
+   * knows it is a reply. Not repeated blindly: an unknown outcome throws `ambiguous`.
+   */
+  reply(parent: PublishedPost, text: string): Promise<PublishedPost>;
+  /**
+   * Deletes a post (and its `extra` parts), or a reply made by `reply`; a post already gone
+   * counts as done.
+   */
   withdraw(post: PublishedPost): Promise<void>;
 }
 

@@ -17,6 +17,7 @@
  * kept in a set that `sweep` walks (at start-up and every few seconds), so an approval
  * survives a crash between approving and publishing.
  */
+import { SYSTEM_ACTOR, type AuditLog } from './audit.js';
 import { createHash } from 'node:crypto';
 import { appealHash, appealOutgoing, currentCard, transition, type Appeal } from './appeal.js';
 import { showId } from './ids.js';
@@ -101,6 +102,8 @@ export interface PublisherDeps {
   lock: KeyedLock;
   cardView: (appeal: Appeal, revision: number, hash: string) => CardView;
   leaseMs?: number;
+  /** Where publications and failures are recorded. */
+  audit?: AuditLog;
 }
 
 type Outcome = PublicationRecord | 'busy' | 'skipped';
@@ -394,6 +397,7 @@ export class Publisher {
     await this.deps.store.addToSet(publishKeys.live, liveMember(appeal.id, network, post.postId));
     await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.info({ postId: post.postId, url: post.url, recovered }, 'publication recorded');
+    await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'published', network, hash, detail: `live on ${NETWORK_LABELS[network]}: ${post.url}${recovered ? ' (found after an interruption)' : ''}` });
     // Withdrawn while this was in flight: the withdrawal wins, so this post comes down too.
     if ((await this.deps.store.get<Appeal>(`appeal:${appeal.id}`))?.state === 'withdrawn') {
       log.warn({ postId: post.postId }, 'published after the appeal was withdrawn: taking it down');
@@ -424,6 +428,7 @@ export class Publisher {
     };
     await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.warn({ code: err.code, status: err.status, permanent: err.permanent, retryAt, err }, 'publishing failed');
+    await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'publish_failed', network, hash, detail: `publishing to ${NETWORK_LABELS[network]} failed (${err.code}${err.permanent ? ', permanent' : ''})`, reason: err.userMessage });
     return rec;
   }
 

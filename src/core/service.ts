@@ -11,11 +11,12 @@ import {
   type Appeal,
   type MediaItem,
 } from './appeal.js';
+import { AuditLog, entryHash, SYSTEM_ACTOR, toCsv, toJsonLines } from './audit.js';
 import { evaluateApproval, whyNotCounted, type ApprovalDecision } from './approval.js';
 import { shortHash } from './content.js';
 import { allocateAppealId, isAppealId, showId } from './ids.js';
 import { KeyedLock, type Lease } from './lock.js';
-import { code, link, msg, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
+import { code, link, msg, plain, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
 import { NETWORK_LABELS, type NetworkName } from './networks.js';
 import { publishKeys, Publisher, type PublicationRecord } from './publisher.js';
 import { Withdrawer } from './withdraw.js';
@@ -27,9 +28,12 @@ import {
   type Logger,
   type MediaProcessor,
   type MessageRef,
+  type ChartRenderer,
   type Network,
   type Store,
 } from './ports.js';
+import { Reporter } from './report.js';
+import { livePosts, replyText, updateHash, updateKeys, updateTextProblem, Updater, type AppealUpdate, type ReplyRecord } from './update.js';
 import type { Command } from './commands.js';
 
 export interface ApprovalPolicy {
@@ -59,6 +63,10 @@ export interface ServiceDeps {
   maxImages?: number;
   /** Pauses before re-checking approvals that couldn't be checked (default 2 s, 10 s, 30 s). */
   recheckDelaysMs?: number[];
+  /** Draws report charts (none: reports are tables). */
+  chart?: ChartRenderer;
+  /** The time zone reports show times in (TZ; default UTC). */
+  timeZone?: string;
 }
 
 export const keys = {
@@ -74,6 +82,8 @@ export const keys = {
 interface CardIndex {
   id: string;
   hash: string;
+  /** Set on an update's card: which update of the appeal. */
+  update?: number;
 }
 
 const DEFAULT_MAX_IMAGES = 10;
@@ -90,34 +100,56 @@ export class AppealService {
   private helpText: Message | undefined;
   readonly publisher: Publisher;
   readonly withdrawer: Withdrawer;
+  readonly audit: AuditLog;
+  readonly reporter: Reporter;
+  readonly updater: Updater;
 
   constructor(private readonly deps: ServiceDeps) {
     this.lock = new KeyedLock(deps.store, deps.clock);
     this.log = deps.logger;
+    this.audit = new AuditLog({ store: deps.store, clock: deps.clock, lock: this.lock, logger: deps.logger });
+    // What every background worker shares.
+    const common = { store: deps.store, room: deps.room, clock: deps.clock, logger: deps.logger, audit: this.audit };
+    const networks = deps.networks ?? new Map();
+    const sleep = deps.withdrawSleep ? { sleep: deps.withdrawSleep } : {};
     this.publisher = new Publisher({
-      store: deps.store,
-      room: deps.room,
-      networks: deps.networks ?? new Map(),
-      clock: deps.clock,
-      logger: deps.logger,
+      ...common,
+      networks,
       lock: this.lock,
       cardView: (a, revision, hash) => this.cardView(a, revision, hash),
       ...(deps.publishLeaseMs !== undefined ? { leaseMs: deps.publishLeaseMs } : {}),
     });
-    this.withdrawer = new Withdrawer({
-      store: deps.store,
-      room: deps.room,
-      networks: deps.networks ?? new Map(),
-      clock: deps.clock,
-      logger: deps.logger,
-      ...(deps.withdrawSleep ? { sleep: deps.withdrawSleep } : {}),
+    this.reporter = new Reporter({ ...common, timeZone: deps.timeZone ?? 'UTC', ...(deps.chart ? { chart: deps.chart } : {}) });
+    this.updater = new Updater({
+      ...common,
+      networks,
+      refreshCard: (u, appeal, results) => deps.room.updateCard({ channel: appeal.channel, ts: u.card.ts }, this.updateCardView(u, appeal, results)),
+      ...sleep,
     });
+    this.withdrawer = new Withdrawer({ ...common, networks, ...sleep });
   }
 
   // ---------------------------------------------------------------- commands
 
-  /** Runs a command that answers at once (everything but drafting). */
+  /**
+   * Runs a command that answers at once (everything but drafting), and records it in the
+   * audit trail with who asked, in which channel, and what the bot answered.
+   */
   async execute(cmd: Exclude<Command, { kind: 'draft' }>, ctx: { channel: string; user: string }): Promise<Message> {
+    const reply = await this.run(cmd, ctx);
+    const id = 'id' in cmd ? cmd.id : undefined;
+    const known = id !== undefined && (await this.loadIn(id, ctx.channel)) !== undefined;
+    await this.audit.record({
+      ...(known ? { appeal: id } : {}),
+      actor: ctx.user,
+      action: 'command',
+      detail: `${commandText(cmd)} (in ${ctx.channel})`,
+      reason: plain(reply),
+    });
+    return reply;
+  }
+
+  private async run(cmd: Exclude<Command, { kind: 'draft' }>, ctx: { channel: string; user: string }): Promise<Message> {
     switch (cmd.kind) {
       case 'help':
         return this.help();
@@ -131,13 +163,12 @@ export class AppealService {
         return this.retry(cmd.id, cmd.network, ctx);
       case 'withdraw':
         return this.withdraw(cmd.id, cmd.reason, ctx);
-      case 'update':
       case 'audit':
-      case 'report': {
-        const id = 'id' in cmd ? cmd.id : undefined;
-        if (id !== undefined && !(await this.loadIn(id, ctx.channel))) return this.unknown(id);
-        return msg`${code(`/appeal ${cmd.kind}`)} isn't available in this version yet. Nothing was changed.`;
-      }
+        return this.auditExport(cmd.id, ctx);
+      case 'report':
+        return this.report(ctx);
+      case 'update':
+        return this.draftUpdate(cmd.id, cmd.text, ctx);
     }
   }
 
@@ -155,9 +186,11 @@ ${code('/appeal status <id>')} where an appeal stands
 ${code('/appeal list')} recent appeals
 ${code('/appeal retry <id> [network]')} publish again where publishing failed (never where it succeeded)
 ${code('/appeal withdraw <id> [reason]')} take an appeal down from every network now (the author or one approver)
+${code('/appeal update <id> <text>')} a follow-up ("found safe, thank you"), replied on every network once ${required} colleagues approve it
+${code('/appeal report')} the reach report of every live appeal, with a chart, here and now
+${code('/appeal audit <id>')} the appeal's audit trail as files in its thread (JSON Lines and CSV)
 ${code('/appeal help')} this help
-Approvers react :${approveEmoji}: on the newest card to approve (${required} needed, never the author), :${rejectEmoji}: to reject. Once approved it is published at once, and the thread shows the links and the live reach.
-Coming next: ${code('update')}, ${code('report')}, ${code('audit')}.`;
+Approvers react :${approveEmoji}: on the newest card to approve (${required} needed, never the author), :${rejectEmoji}: to reject. Once approved it is published at once, and the thread shows the links and the live reach.`;
   }
 
   /** Where an appeal stands; only in its own channel (incident rooms may be private). */
@@ -254,6 +287,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     await this.deps.store.set(keys.thread(input.channel, ref.ts), id);
     await this.deps.store.addToSet(keys.appeals(input.channel), id);
     log.info({ channel: input.channel, author: input.user, targets: appeal.targets, hash }, 'appeal drafted');
+    await this.audit.record({ appeal: id, actor: input.user, action: 'drafted', hash, detail: `/appeal ${input.targets ? `to:${input.targets.join(',')} ` : ''}${input.text} (in ${input.channel}; card 1)` });
     await this.seed(appeal, ref);
     return undefined;
   }
@@ -292,6 +326,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         });
         log.info({ file: file.name, kind: media.kind, sha256: media.sha256, bytes: media.bytes.length }, 'media processed');
       } catch (err) {
+        await this.audit.record({ appeal: id, actor: input.user, action: 'media_refused', detail: `file ${file.name} not attached`, reason: err instanceof MediaRejected ? err.reason : 'processing failed' });
         if (err instanceof MediaRejected) {
           log.info({ file: file.name, reason: err.reason }, 'file refused');
           await this.say(before, msg`Couldn't attach ${code(file.name)} to ${showId(id)}: ${err.reason}. Nothing was added from it.`);
@@ -353,6 +388,11 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     await this.save(appeal, lease);
     await this.deps.store.set<CardIndex>(keys.card(appeal.channel, ref.ts), { id: appeal.id, hash });
     log.info({ revision, hash, media: appeal.media.length }, 'new card posted');
+    const added = appeal.media.filter((m) => !before.media.some((b) => b.sha256 === m.sha256));
+    for (const m of added) {
+      await this.audit.record({ appeal: appeal.id, actor: m.addedBy, action: 'media_added', hash: m.sha256, detail: `${isVideo(m) ? 'video' : 'image'} ${m.name} (${m.mime}, ${m.bytes} bytes, metadata removed; sha256 ${m.sha256})` });
+    }
+    await this.audit.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'card', hash, detail: `card ${revision} posted; earlier approvals no longer count` });
     if (previous) {
       await this.deps.room
         .updateCard({ channel: appeal.channel, ts: previous.ts }, { ...this.cardView(before, previous.revision, previous.hash), supersededBy: revision })
@@ -371,6 +411,10 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     if (input.user === room.botUserId) return;
     const card = await this.deps.store.get<CardIndex>(keys.card(input.channel, input.ts));
     if (!card) return;
+    if (card.update !== undefined) {
+      await this.evaluateUpdate(card.id, card.update, { ...input, emoji }).catch((err: unknown) => this.log.error({ err, appeal: card.id, update: card.update }, 'checking an update\'s approvals failed'));
+      return;
+    }
     await this.evaluateWithRetries(card.id, { ...input, emoji });
   }
 
@@ -410,12 +454,33 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       const notify = (m: Message) =>
         room.notify(trigger.channel, trigger.user, m, appeal.threadTs).catch((err: unknown) => log.warn({ err }, 'ephemeral note failed'));
       const current = currentCard(appeal);
+      const onCard = appeal.cards.find((c) => c.ts === trigger.ts);
+      const audited = (reason: string) =>
+        attempt.firstAttempt
+          ? this.audit.record({
+              appeal: appeal.id,
+              actor: trigger.user,
+              action: 'reaction',
+              ...(onCard ? { hash: onCard.hash } : {}),
+              detail: `:${trigger.emoji}: ${trigger.added ? 'added to' : 'removed from'} card ${onCard?.revision ?? '?'}`,
+              reason,
+            })
+          : Promise.resolve();
 
       if (appeal.state !== 'draft') {
+        // Approvals are read from the card's reactions, so a ✅ whose own event arrives after
+        // an earlier event already approved the card may be one of the approvals counted.
+        if (trigger.added && trigger.emoji === policy.approveEmoji && onCard && appeal.approval?.hash === onCard.hash
+          && appeal.approval.approvers.includes(trigger.user) && appeal.state !== 'withdrawn') {
+          await audited(`counted: one of the approvals of card ${onCard.revision} already recorded`);
+          return 'done';
+        }
+        await audited(`not counted: the appeal is already ${appeal.state}`);
         if (notes) await notify(msg`${showId(appeal.id)} is already ${appeal.state}: your reaction changes nothing.`);
         return 'done';
       }
       if (!current || current.ts !== trigger.ts) {
+        await audited(`not counted: card ${onCard?.revision ?? '?'} is out of date (the newest is card ${current?.revision ?? 0})`);
         if (notes) await notify(msg`That card of ${showId(appeal.id)} is out of date: the draft changed since. React on the newest card (card ${current?.revision ?? 0}) in the thread.`);
         log.info({ user: trigger.user, emoji: trigger.emoji, ts: trigger.ts }, 'reaction on a superseded card ignored');
         return 'done';
@@ -441,6 +506,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         currentHash: appealHash(appeal),
       });
 
+      await audited(reactionVerdict(trigger, decision, rule, authorized.covered, policy, unresolved));
       if (notes) {
         // Tell the person whose reaction doesn't count, and why. (A reject counts from any
         // authorised approver, the author included: stopping an appeal is always allowed.)
@@ -482,6 +548,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         await this.deps.store.addToSet(publishKeys.pending, appeal.id);
         await this.save(approved, lease);
         log.info({ approvers: decision.approvers, hash: card.hash }, 'appeal approved');
+        await this.audit.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'approved', hash: card.hash, detail: `approved by ${decision.approvers.join(', ')} for card ${card.revision}` });
         await this.deps.room.updateCard(ref, this.cardView(approved, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
         const going = this.publisher.publishable(approved).filter((o) => this.deps.networks?.has(o.network)).map((o) => NETWORK_LABELS[o.network]);
         await this.say(approved, msg`:${this.deps.policy.approveEmoji}: ${strong(`${showId(appeal.id)} approved`)} by ${userList(decision.approvers)} for exactly the content of card ${card.revision} (hash ${code(shortHash(card.hash))}).${going.length > 0 ? ` Publishing to ${going.join(', ')} now.` : ' No network is configured to publish it to.'}`);
@@ -492,6 +559,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         const rejected: Appeal = { ...transition(appeal, 'rejected', now), rejection: { by: decision.by, at: now, hash: card.hash } };
         await this.save(rejected, lease);
         log.info({ by: decision.by }, 'appeal rejected');
+        await this.audit.record({ appeal: appeal.id, actor: decision.by, action: 'rejected', hash: card.hash, detail: `rejected on card ${card.revision}` });
         await this.deps.room.updateCard(ref, this.cardView(rejected, card.revision, card.hash)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
         await this.say(rejected, msg`:${this.deps.policy.rejectEmoji}: ${strong(`${showId(appeal.id)} rejected`)} by ${user(decision.by)}. Nothing will be published.`);
         return;
@@ -581,6 +649,194 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     return outcome === 'already'
       ? msg`${showId(id)} is already withdrawn; anything still live is being removed (the thread says when each network is done).`
       : msg`Withdrawing ${showId(id)} from every network; the thread confirms each one.`;
+  }
+
+  // ---------------------------------------------------------------- updates
+
+  /**
+   * `/appeal update <id> <text>`: drafts a follow-up, posted as a reply on every network
+   * where the appeal is live once two colleagues approve its card (the appeal's rule).
+   */
+  async draftUpdate(id: string, text: string, ctx: { channel: string; user: string }): Promise<Message> {
+    const appeal = await this.loadIn(id, ctx.channel);
+    if (!appeal) return this.unknown(id);
+    if (appeal.state === 'withdrawn') return msg`${showId(id)} is withdrawn: there is nothing live to update. Nothing was drafted.`;
+    if (appeal.state !== 'published' && appeal.state !== 'publishing') {
+      return msg`${showId(id)} is ${appeal.state}: an update goes out as a reply to the published appeal, so it can only follow a published one. Nothing was drafted.`;
+    }
+    const live = [...(await livePosts(this.deps.store, id)).keys()];
+    if (live.length === 0) return msg`${showId(id)} isn't live on any network yet: nothing to reply to. Nothing was drafted.`;
+    const problem = updateTextProblem(id, text, live);
+    if (problem) return msg`${problem}. Nothing was drafted.`;
+    let n = ((await this.deps.store.get<number>(updateKeys.count(id))) ?? 0) + 1;
+    while (!(await this.deps.store.claim(updateKeys.number(id, n)))) n++;
+    await this.deps.store.set(updateKeys.count(id), n);
+    const now = this.deps.clock.now();
+    const draft: AppealUpdate = { appealId: id, n, text, author: ctx.user, state: 'draft', targets: live, card: { ts: '', hash: '' }, pendingApprovers: [], createdAt: now };
+    const hash = updateHash(draft);
+    let ref: MessageRef;
+    try {
+      ref = await this.deps.room.postCard(appeal.channel, this.updateCardView({ ...draft, card: { ts: '', hash } }, appeal), appeal.threadTs);
+    } catch (err) {
+      this.log.warn({ err, appeal: id }, 'could not post the update card');
+      return msg`Couldn't post the update's card in the thread: ${errorWords(err)}. Nothing was drafted.`;
+    }
+    const u: AppealUpdate = { ...draft, card: { ts: ref.ts, hash } };
+    await this.deps.store.set(updateKeys.update(id, n), u);
+    await this.deps.store.set<CardIndex>(keys.card(appeal.channel, ref.ts), { id, hash, update: n });
+    await this.audit.record({ appeal: id, actor: ctx.user, action: 'update_drafted', hash, detail: `update ${n}: ${text} (replies on ${live.join(', ')})` });
+    await this.seed(appeal, ref);
+    return msg`Update ${n} to ${showId(id)} drafted: its card is in the appeal's thread. It is posted as a reply on ${live.map((l) => NETWORK_LABELS[l]).join(', ')} once ${this.deps.policy.required} colleagues approve it.`;
+  }
+
+  private async evaluateUpdate(id: string, n: number, trigger: Reactor): Promise<void> {
+    const { policy, room, store } = this.deps;
+    await this.lock.run(id, async (lease) => {
+      const u = await store.get<AppealUpdate>(updateKeys.update(id, n));
+      const appeal = await this.load(id);
+      if (!u || !appeal) return;
+      const log = this.log.child({ appeal: id, update: n });
+      const notify = (m: Message) => room.notify(trigger.channel, trigger.user, m, appeal.threadTs).catch((err: unknown) => log.warn({ err }, 'ephemeral note failed'));
+      const audited = (reason: string) =>
+        this.audit.record({ appeal: id, actor: trigger.user, action: 'reaction', hash: u.card.hash, detail: `:${trigger.emoji}: ${trigger.added ? 'added to' : 'removed from'} update ${n}'s card`, reason });
+      if (trigger.added && trigger.emoji === policy.approveEmoji && u.state !== 'draft' && u.state !== 'rejected' && appeal.state !== 'withdrawn'
+        && u.approval?.approvers.includes(trigger.user)) {
+        // Read from the card's reactions when an earlier event approved it: this ✅ counted.
+        await audited(`counted: one of the approvals of update ${n} already recorded`);
+        return;
+      }
+      if (u.state !== 'draft' || appeal.state === 'withdrawn') {
+        const why = appeal.state === 'withdrawn' ? `${showId(id)} is withdrawn` : `update ${n} is already ${u.state}`;
+        await audited(`not counted: ${why}`);
+        if (trigger.added) await notify(msg`${why}: your reaction changes nothing.`);
+        return;
+      }
+      const reactions = await room.reactions({ channel: appeal.channel, ts: u.card.ts });
+      const approveUsers = reactions.get(policy.approveEmoji) ?? [];
+      const rejectUsers = reactions.get(policy.rejectEmoji) ?? [];
+      const reactors = [...new Set([...approveUsers, ...rejectUsers, trigger.user])].filter((x) => x !== room.botUserId);
+      const authorized = await room.usersCoveredBy(reactors, [...policy.approvers, ...policy.seniors]);
+      const seniors = policy.seniors.length > 0 ? await room.usersCoveredBy(reactors, policy.seniors) : null;
+      const unresolved = [...new Set([...authorized.unresolved, ...(seniors?.unresolved ?? [])])];
+      const rule = { author: u.author, contributors: [], botUserId: room.botUserId, authorized: authorized.covered };
+      const decision = evaluateApproval({
+        ...rule,
+        required: policy.required,
+        approveUsers,
+        rejectUsers,
+        seniors: seniors?.covered ?? null,
+        membershipIncomplete: unresolved.length > 0,
+        cardHash: u.card.hash,
+        currentHash: updateHash(u),
+      });
+      await audited(reactionVerdict(trigger, decision, rule, authorized.covered, policy, unresolved));
+      if (trigger.added && trigger.emoji === policy.approveEmoji) {
+        const why = whyNotCounted(trigger.user, rule);
+        if (why === 'author') await notify(msg`You drafted update ${n} to ${showId(id)}, so your :${policy.approveEmoji}: can't count: it needs ${policy.required} approvals from colleagues.`);
+        else if (why === 'not_approver' && unresolved.length === 0) await notify(msg`Your :${trigger.emoji}: on update ${n} to ${showId(id)} isn't counted: you aren't an authorised approver.`);
+      }
+      const now = this.deps.clock.now();
+      const ref = { channel: appeal.channel, ts: u.card.ts };
+      if (decision.status === 'approved') {
+        const approved: AppealUpdate = { ...u, state: 'approved', pendingApprovers: decision.approvers, approval: { approvers: decision.approvers, at: now, hash: u.card.hash } };
+        await lease.check();
+        await store.addToSet(updateKeys.pending, `${id}:${n}`);
+        await store.set(updateKeys.update(id, n), approved);
+        log.info({ approvers: decision.approvers }, 'update approved');
+        await this.audit.record({ appeal: id, actor: SYSTEM_ACTOR, action: 'update_approved', hash: u.card.hash, detail: `update ${n} approved by ${decision.approvers.join(', ')}` });
+        await room.updateCard(ref, this.updateCardView(approved, appeal)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
+        await this.say(appeal, msg`:${policy.approveEmoji}: ${strong(`Update ${n} to ${showId(id)} approved`)} by ${userList(decision.approvers)}. Posting it as a reply on ${u.targets.map((t) => NETWORK_LABELS[t]).join(', ')} now.`);
+        void this.updater.start(id, n);
+      } else if (decision.status === 'rejected') {
+        const rejected: AppealUpdate = { ...u, state: 'rejected', rejection: { by: decision.by, at: now } };
+        await lease.check();
+        await store.set(updateKeys.update(id, n), rejected);
+        await this.audit.record({ appeal: id, actor: decision.by, action: 'update_rejected', hash: u.card.hash, detail: `update ${n} rejected` });
+        await room.updateCard(ref, this.updateCardView(rejected, appeal)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
+        await this.say(appeal, msg`:${policy.rejectEmoji}: ${strong(`Update ${n} to ${showId(id)} rejected`)} by ${user(decision.by)}. Nothing will be posted.`);
+      } else if (!sameMembers(decision.approvers, u.pendingApprovers) || decision.seniorMissing !== (u.pendingSeniorMissing ?? true)) {
+        const pending: AppealUpdate = { ...u, pendingApprovers: decision.approvers, pendingSeniorMissing: decision.seniorMissing };
+        await lease.check();
+        await store.set(updateKeys.update(id, n), pending);
+        await room.updateCard(ref, this.updateCardView(pending, appeal)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
+      }
+    });
+  }
+
+  /** An update's card: the reply each network gets, and its approvals. */
+  updateCardView(u: AppealUpdate, appeal: Appeal, results: readonly ReplyRecord[] = []): CardView {
+    const { policy } = this.deps;
+    const text = replyText(u.appealId, u.text);
+    return {
+      appealId: u.appealId,
+      update: { n: u.n },
+      state: u.state,
+      author: u.author,
+      revision: 1,
+      text: u.text,
+      outgoing: u.targets.map((network) => ({ network, label: `${NETWORK_LABELS[network]} (reply)`, text, media: [] })),
+      media: [],
+      notes: [`Posted as a reply to ${showId(appeal.id)} on every network where it is live.`],
+      approvals: {
+        required: policy.required,
+        counted: u.pendingApprovers,
+        seniorRequired: policy.seniors.length > 0,
+        seniorMissing: policy.seniors.length > 0 && u.state === 'draft' && (u.pendingSeniorMissing ?? true),
+      },
+      approveEmoji: policy.approveEmoji,
+      rejectEmoji: policy.rejectEmoji,
+      hash: u.card.hash,
+      ...(u.approval ? { approvedBy: u.approval.approvers } : {}),
+      ...(u.rejection ? { rejectedBy: u.rejection.by } : {}),
+      ...(results.length > 0
+        ? { publications: results.map((r) => ({ network: r.network, label: NETWORK_LABELS[r.network], ...(r.state === 'posted' ? { url: r.url } : { failed: r.reason }) })) }
+        : {}),
+    };
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  /** `/appeal report`: the reach report, posted now in this channel. */
+  async report(ctx: { channel: string; user: string }): Promise<Message> {
+    try {
+      await this.reporter.post(ctx.channel, 'Reach report', ctx.user);
+    } catch (err) {
+      this.log.warn({ err }, 'on-demand report failed');
+      return msg`Couldn't post the reach report here: ${errorWords(err)}. Try again shortly.`;
+    }
+    return msg`Reach report posted in this channel.`;
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  /**
+   * `/appeal audit <id>`: the appeal's audit trail, uploaded to its thread as JSON Lines
+   * (entries exactly as stored, hashes included) and CSV. Anyone in the channel may ask:
+   * the thread is already theirs to read.
+   */
+  async auditExport(id: string, ctx: { channel: string; user: string }): Promise<Message> {
+    const appeal = await this.loadIn(id, ctx.channel);
+    if (!appeal) return this.unknown(id);
+    const entries = await this.audit.forAppeal(id);
+    const head = await this.audit.head();
+    const bad = entries.filter((e) => entryHash(e) !== e.entryHash).map((e) => e.seq);
+    const stamp = new Date(this.deps.clock.now()).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+    const name = `${appeal.id}-audit-${stamp}`;
+    const first = entries[0]?.seq;
+    const last = entries.at(-1)?.seq;
+    const comment = msg`:ledger: ${strong(`Audit trail of ${showId(id)}`)}, asked for by ${user(ctx.user)}: ${entries.length} entries${first !== undefined ? ` (log entries ${first}–${last})` : ''}. ${
+      bad.length === 0 ? 'Every entry matches its hash.' : `${bad.length} entr${bad.length === 1 ? 'y does' : 'ies do'} NOT match their hash: ${bad.slice(0, 10).join(', ')}.`
+    } Log head at export: entry ${head.seq}, hash ${code(head.hash.slice(0, 16))}. The whole chain is checked with ${code('npm run audit:verify')}.`;
+    try {
+      await this.deps.room.upload(appeal.channel, appeal.threadTs, [
+        { name: `${name}.jsonl`, title: `${showId(id)} audit trail (JSON Lines)`, bytes: Buffer.from(toJsonLines(entries)), mime: 'application/x-ndjson' },
+        { name: `${name}.csv`, title: `${showId(id)} audit trail (CSV)`, bytes: Buffer.from(toCsv(entries)), mime: 'text/csv' },
+      ], comment);
+    } catch (err) {
+      this.log.warn({ err, appeal: id }, 'audit upload failed');
+      return msg`Couldn't upload the audit trail of ${showId(id)}: ${errorWords(err)}. Nothing was changed; try again shortly.`;
+    }
+    return msg`The audit trail of ${showId(id)} (${entries.length} entries) is in the appeal's thread.`;
   }
 
   // ---------------------------------------------------------------- helpers
@@ -684,6 +940,49 @@ function xWarning(appeal: Appeal, sent: number): { warning: string } | Record<st
 /** Slack sends skin tones as "name::skin-tone-2"; colons may surround a configured name. */
 export function normalizeEmoji(name: string): string {
   return name.replace(/::skin-tone-\d$/, '').replace(/^:|:$/g, '');
+}
+
+/** Whether a reaction counted, and why not, in words for the audit trail. */
+function reactionVerdict(
+  trigger: Reactor,
+  decision: ApprovalDecision,
+  rule: Parameters<typeof whyNotCounted>[1],
+  authorized: ReadonlySet<string>,
+  policy: ApprovalPolicy,
+  unresolved: readonly string[],
+): string {
+  const tally = `${decision.status === 'pending' ? decision.approvers.length : decision.status === 'approved' ? decision.approvers.length : 0} of ${policy.required} approvals count`;
+  if (trigger.emoji === policy.rejectEmoji) {
+    if (!trigger.added) return `reject removed; ${tally}`;
+    return authorized.has(trigger.user) ? 'counted: rejects the appeal' : 'not counted: not an authorised approver';
+  }
+  if (!trigger.added) return `approval removed; ${tally}`;
+  const why = whyNotCounted(trigger.user, rule);
+  const words = { author: 'the author never approves their own appeal', contributor: 'added media to the appeal', bot: 'the bot', not_approver: 'not an authorised approver' };
+  if (why === 'not_approver' && unresolved.length > 0) return `undecided: approver group membership (${unresolved.join(', ')}) couldn't be read`;
+  if (why) return `not counted: ${words[why]}`;
+  return `counted; ${tally}${decision.status === 'pending' && decision.seniorMissing ? ', a senior approval is still missing' : ''}`;
+}
+
+/** A command as typed, for the audit trail. */
+function commandText(cmd: Exclude<Command, { kind: 'draft' }>): string {
+  switch (cmd.kind) {
+    case 'invalid':
+      return `/appeal (not understood: ${cmd.problem})`;
+    case 'help':
+    case 'list':
+    case 'report':
+      return `/appeal ${cmd.kind}`;
+    case 'status':
+    case 'audit':
+      return `/appeal ${cmd.kind} ${cmd.id}`;
+    case 'retry':
+      return `/appeal retry ${cmd.id}${cmd.network ? ` ${cmd.network}` : ''}`;
+    case 'withdraw':
+      return `/appeal withdraw ${cmd.id}${cmd.reason ? ` ${cmd.reason}` : ''}`;
+    case 'update':
+      return `/appeal update ${cmd.id} ${cmd.text}`;
+  }
 }
 
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {

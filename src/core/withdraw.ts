@@ -7,13 +7,23 @@
  * restart carries on; a publish that was in flight when the appeal was withdrawn adds the
  * appeal back to that set, so whatever it posted comes down too.
  */
+import { SYSTEM_ACTOR, type AuditLog } from './audit.js';
 import type { Appeal } from './appeal.js';
 import { showId } from './ids.js';
 import { msg, strong, type Message } from './messages.js';
 import { NETWORK_LABELS, NETWORKS, type NetworkName } from './networks.js';
 import { tryLease } from './lock.js';
-import type { ChatRoom, Clock, Logger, Network, Store } from './ports.js';
+import { Runs } from './runs.js';
+import type { ChatRoom, Clock, Logger, Network, PublishedPost, Store } from './ports.js';
 import { liveMember, publishKeys, type PublicationRecord } from './publisher.js';
+import { updateKeys, type ReplyRecord } from './update.js';
+
+/** What of an appeal is still up on one network: its post, and replies of its updates. */
+interface LiveOnNetwork {
+  network: NetworkName;
+  main?: Extract<PublicationRecord, { state: 'published' }>;
+  replies: Array<{ n: number; post: PublishedPost }>;
+}
 
 export const withdrawKeys = {
   /** Withdrawn appeals with posts not yet confirmed gone. */
@@ -38,13 +48,13 @@ export interface WithdrawerDeps {
   clock: Clock;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
+  /** Where each confirmed deletion (and a network that keeps failing) is recorded. */
+  audit?: AuditLog;
 }
 
 export class Withdrawer {
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly runs = new Runs();
   private readonly again = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: WithdrawerDeps) {
@@ -53,35 +63,32 @@ export class Withdrawer {
 
   /** Takes an appeal's posts down in the background (one run per appeal at a time). */
   start(id: string): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    const running = this.inFlight.get(id);
+    if (this.runs.isStopped) return Promise.resolve();
+    const { inFlight } = this.runs;
+    const running = inFlight.get(id);
     if (running) {
       // Asked again while running (a post that went up meanwhile): one more pass after this one.
       this.again.add(id);
-      return running.then(() => this.inFlight.get(id));
+      return running.then(() => inFlight.get(id));
     }
     const run = this.run(id)
       .catch((err: unknown) => this.deps.logger.error({ err, appeal: id }, 'withdrawal failed; it carries on shortly'))
-      .finally(() => this.inFlight.delete(id))
+      .finally(() => inFlight.delete(id))
       .then(() => {
         if (this.again.delete(id)) return this.start(id);
         return undefined;
       });
-    this.inFlight.set(id, run);
+    inFlight.set(id, run);
     return run;
   }
 
   startSweeper(intervalMs = DEFAULT_SWEEP_MS): void {
-    const tick = () => {
-      if (this.stopped) return;
+    this.runs.sweepEvery(intervalMs, () => {
       this.deps.store.members(withdrawKeys.pending).then(
         (ids) => ids.forEach((id) => void this.start(id)),
         (err: unknown) => this.deps.logger.warn({ err }, 'could not read the withdrawals in progress'),
       );
-    };
-    tick();
-    this.timer = setInterval(tick, intervalMs);
-    this.timer.unref();
+    });
   }
 
   async sweep(): Promise<void> {
@@ -90,16 +97,12 @@ export class Withdrawer {
   }
 
   /** Waits until no withdrawal is running in this process. */
-  async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  idle(): Promise<void> {
+    return this.runs.idle();
   }
 
-  async stop(graceMs = 5_000): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => { t = setTimeout(r, graceMs); t.unref(); })]);
-    clearTimeout(t);
+  stop(graceMs = 5_000): Promise<void> {
+    return this.runs.stop(graceMs);
   }
 
   private async run(id: string): Promise<void> {
@@ -111,7 +114,7 @@ export class Withdrawer {
     }
     const log = this.deps.logger.child({ appeal: id });
     const live = await this.stillLive(id);
-    const results = await Promise.all(live.map((rec) => this.takeDown(appeal, rec, log)));
+    const results = await Promise.all(live.map((item) => this.takeDown(appeal, item, log)));
     if (results.every(Boolean)) {
       await store.removeFromSet(withdrawKeys.pending, id);
       // A publish in flight records its post, then adds the appeal to the set: looking again
@@ -130,20 +133,30 @@ export class Withdrawer {
     }
   }
 
-  /** The appeal's posts not yet confirmed gone. */
-  private async stillLive(id: string): Promise<Array<Extract<PublicationRecord, { state: 'published' }>>> {
-    const live: Array<Extract<PublicationRecord, { state: 'published' }>> = [];
+  /** Per network, the appeal's post and update replies not yet confirmed gone. */
+  private async stillLive(id: string): Promise<LiveOnNetwork[]> {
+    const { store } = this.deps;
+    const replies = new Map<NetworkName, Array<{ n: number; post: PublishedPost }>>();
+    for (const member of await store.members(updateKeys.replies(id))) {
+      const [network, n] = member.split('|') as [NetworkName, string];
+      const rec = await store.get<ReplyRecord>(updateKeys.result(id, Number(n), network));
+      if (rec?.state !== 'posted' || (await store.get<number>(updateKeys.gone(id, Number(n), network))) !== undefined) continue;
+      replies.set(network, [...(replies.get(network) ?? []), { n: Number(n), post: { postId: rec.postId, url: rec.url, ...(rec.extra ? { extra: rec.extra } : {}) } }]);
+    }
+    const live: LiveOnNetwork[] = [];
     for (const network of NETWORKS) {
-      const rec = await this.deps.store.get<PublicationRecord>(publishKeys.record(id, network));
-      if (rec?.state === 'published' && (await this.deps.store.get<number>(withdrawKeys.gone(id, network))) === undefined) live.push(rec);
+      const rec = await store.get<PublicationRecord>(publishKeys.record(id, network));
+      const main = rec?.state === 'published' && (await store.get<number>(withdrawKeys.gone(id, network))) === undefined ? rec : undefined;
+      const r = replies.get(network) ?? [];
+      if (main || r.length > 0) live.push({ network, ...(main ? { main } : {}), replies: r });
     }
     return live;
   }
 
-  /** One network: delete (idempotent), a few tries now; true when confirmed gone. */
-  private async takeDown(appeal: Appeal, rec: Extract<PublicationRecord, { state: 'published' }>, parent: Logger): Promise<boolean> {
+  /** One network: delete its replies, then the post (idempotent), a few tries now; true when confirmed gone. */
+  private async takeDown(appeal: Appeal, item: LiveOnNetwork, parent: Logger): Promise<boolean> {
     const { store, clock } = this.deps;
-    const network = rec.network;
+    const { network, main: rec } = item;
     const log = parent.child({ network });
     const label = NETWORK_LABELS[network];
     const adapter = this.deps.networks.get(network);
@@ -154,10 +167,19 @@ export class Withdrawer {
       for (let attempt = 1; attempt <= TRIES_PER_PASS; attempt++) {
         try {
           if (!adapter) throw new Error(`${label} is not configured on this bot any more`);
-          await adapter.withdraw({ postId: rec.postId, url: rec.url, ...(rec.extra ? { extra: rec.extra } : {}) });
-          await store.set(withdrawKeys.gone(appeal.id, network), clock.now());
-          await store.removeFromSet(publishKeys.live, liveMember(appeal.id, network, rec.postId));
-          log.info({ postId: rec.postId }, 'withdrawn from the network');
+          for (const reply of item.replies) {
+            if ((await store.get<number>(updateKeys.gone(appeal.id, reply.n, network))) !== undefined) continue;
+            await adapter.withdraw(reply.post);
+            await store.set(updateKeys.gone(appeal.id, reply.n, network), clock.now());
+            await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdrawn', network, detail: `update ${reply.n}'s reply removed from ${label} (${reply.post.url})` });
+          }
+          if (rec) {
+            await adapter.withdraw({ postId: rec.postId, url: rec.url, ...(rec.extra ? { extra: rec.extra } : {}) });
+            await store.set(withdrawKeys.gone(appeal.id, network), clock.now());
+            await store.removeFromSet(publishKeys.live, liveMember(appeal.id, network, rec.postId));
+            log.info({ postId: rec.postId }, 'withdrawn from the network');
+            await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdrawn', network, detail: `removed from ${label} (${rec.url})` });
+          }
           await this.say(appeal, msg`:white_check_mark: ${showId(appeal.id)} removed from ${label}.`);
           return true;
         } catch (err) {
@@ -168,6 +190,7 @@ export class Withdrawer {
       }
       // Still live: say so once; the sweeper keeps trying until it is confirmed gone.
       if (await store.claim(withdrawKeys.stuck(appeal.id, network))) {
+        await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdraw_failed', network, detail: `still live on ${label}; retrying`, reason: lastError });
         await this.say(appeal, msg`:warning: ${strong(`${showId(appeal.id)} is still live on ${label}`)}: ${lastError}. Retrying until it is gone.`);
       }
       return false;

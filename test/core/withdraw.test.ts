@@ -140,6 +140,7 @@ describe('withdrawing an appeal', () => {
     const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
     await service.execute({ kind: 'withdraw', id }, { channel: CHANNEL, user: 'UAUTHOR' });
     await service.withdrawer.sweep();
+    await service.withdrawer.idle();
     expect(room.texts().some((t) => t.includes('nothing of it was public'))).toBe(true);
     const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
     for (const u of ['UAPP1', 'UAPP2']) {

@@ -111,6 +111,37 @@ describe('fake Facebook Graph API', () => {
     expect(fb.deleted).toEqual([a.id]);
   });
 
+  it('comments: POST /{post}/comments → {id}; unknown param, blank → 100; gone post → 100/33; DELETE; a deleted post takes its comments', async () => {
+    const a = fb.seedPost({ message: 'a' });
+    const made = await call('POST', `${a.id}/comments`, { form: { message: 'Found safe.\nThank you.' } });
+    expect(made.status).toBe(200);
+    expect(made.json).toEqual({ id: expect.stringMatching(new RegExp(`^${a.id.split('_')[1]}_\\d+$`)) });
+    expect(fb.commentsOn(a.id)).toMatchObject([{ id: made.json.id, parentId: a.id, message: 'Found safe.\nThank you.', fromPageId: PAGE, deleted: false }]);
+    expect(fb.post(a.id)!.comments).toBe(1);
+    expect(fb.requestsTo('comments')[0]!.fields).toEqual({ message: 'Found safe.\nThank you.' });
+    expectGraphError((await call('POST', `${a.id}/comments`, { form: { text: 'wrong field' } })).json, 100);
+    expectGraphError((await call('POST', `${a.id}/comments`, { form: { message: '  ' } })).json, 100);
+    expectGraphError((await call('POST', `${a.id}/comments`, { form: { message: 'x' }, token: 'nope' })).json, 190);
+    expect((await call('POST', `${PAGE}_1/comments`, { form: { message: 'x' } })).json.error).toMatchObject({ code: 100, error_subcode: 33 });
+    expect(fb.commentsOn(a.id)).toHaveLength(1);
+
+    expect((await call('DELETE', made.json.id)).json).toEqual({ success: true });
+    expect((await call('DELETE', made.json.id)).json.error).toMatchObject({ code: 100, error_subcode: 33 });
+    expect(fb.post(a.id)!.comments).toBe(0);
+    const second = (await call('POST', `${a.id}/comments`, { form: { message: 'again' } })).json.id as string;
+    await call('DELETE', a.id);
+    expect(fb.commentsOn(a.id)).toEqual([]);
+    expect((await call('DELETE', second)).json.error).toMatchObject({ code: 100, error_subcode: 33 });
+    expect((await call('POST', `${a.id}/comments`, { form: { message: 'x' } })).json.error).toMatchObject({ code: 100, error_subcode: 33 });
+    expect(fb.deleted).toEqual([made.json.id, a.id]);
+
+    // Scripts apply to the comments route too.
+    const b = fb.seedPost({ message: 'b' });
+    fb.failNext('comments', { status: 500, commit: true });
+    expect((await call('POST', `${b.id}/comments`, { form: { message: 'taken' } })).status).toBe(500);
+    expect(fb.commentsOn(b.id).map((c) => c.message)).toEqual(['taken']);
+  });
+
   it('scripts: rateLimitNext with the usage header, failNext with commit, hangNext', async () => {
     fb.rateLimitNext('feed', { minutes: 3, code: 32 });
     const limited = await call('POST', `${PAGE}/feed`, { form: { message: 'a' } });

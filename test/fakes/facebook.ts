@@ -7,14 +7,18 @@
  *   POST   /{page-id}/feed              form message, attached_media[i]={"media_fbid":…} → {id}
  *   GET    /{page-id}/published_posts   (and /feed) newest first; fields, since, until, limit ≤ 100, paging
  *   GET    /?ids=a,b&fields=…           multi-id read (≤ 50): insights.metric(…), reactions/comments summaries, shares
- *   DELETE /{id}                        a post or a photo → {success:true}
+ *   POST   /{object-id}/comments        form message (or attachment_*) on a live post or photo → {id:"<object>_<comment>"}
+ *   DELETE /{id}                        a post, a photo or a comment → {success:true}
  *
  * Errors are Meta's shape, `{"error":{"message","type","code","error_subcode"?,"fbtrace_id"}}`:
  * bad token 190, unknown object 100/33, missing aliases in a multi-id read 803 (HTTP 404),
  * an invalid metric 100 — and **`post_impressions` is always an invalid metric** (deprecated
  * 15 Nov 2025), so a client that still asks for it fails here as it would on Facebook. Posting
  * the message of a live feed post again is refused with 506. Every answer carries
- * `X-Business-Use-Case-Usage`.
+ * `X-Business-Use-Case-Usage`. Comments take the POST params of PagePost.json's `comments`
+ * edge (others: 100); one on a deleted or unknown object is 100/33; a comment without message
+ * or attachment is 100. Deleting a post takes its comments with it (deleting one of them then
+ * answers 100/33, as for anything gone).
  *
  *   const fb = await startFakeFacebook({ pageId: '1234', pageToken: 'tok' });
  *   // app: FACEBOOK_GRAPH_URL=fb.url, FACEBOOK_PAGE_ID=fb.pageId, FACEBOOK_PAGE_TOKEN=…
@@ -22,6 +26,7 @@
  *   fb.failNext('read', { status: 503 });                // (#2) Service temporarily unavailable
  *   const arrived = fb.hangNext('feed', { commit: true }); // Facebook takes it, never answers
  *   fb.setViews(fb.livePosts()[0]!.id, 1234);
+ *   fb.commentsOn(postId);                                // live comments, oldest first
  *
  * Scripts are per route and consumed by requests that pass the token check, in this order:
  * hang, rate limit, failure.
@@ -31,8 +36,20 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseMultipart } from './multipart.js';
 
-export type FacebookRoute = 'photos' | 'feed' | 'posts' | 'read' | 'delete';
-export const FACEBOOK_ROUTES: readonly FacebookRoute[] = ['photos', 'feed', 'posts', 'read', 'delete'];
+export type FacebookRoute = 'photos' | 'feed' | 'posts' | 'read' | 'comments' | 'delete';
+export const FACEBOOK_ROUTES: readonly FacebookRoute[] = ['photos', 'feed', 'posts', 'read', 'comments', 'delete'];
+/** The POST params of the `comments` edge (PagePost.json, Post.json). */
+export const COMMENT_PARAMS: ReadonlySet<string> = new Set([
+  'attachment_id', 'attachment_share_url', 'attachment_url', 'comment', 'comment_privacy_value', 'feedback_source', 'message',
+  'nectar_module', 'parent_comment_id', 'post_id', 'tracking',
+]);
+/** The POST params of a Photo's `comments` edge (Photo.json). */
+export const PHOTO_COMMENT_PARAMS: ReadonlySet<string> = new Set([
+  'attachment_id', 'attachment_share_url', 'attachment_url', 'comment_privacy_value', 'facepile_mentioned_ids', 'feedback_source',
+  'is_offline', 'message', 'nectar_module', 'object_id', 'parent_comment_id', 'text', 'tracking',
+]);
+/** Params any Graph request may carry. */
+const GENERIC_PARAMS: ReadonlySet<string> = new Set(['fields', 'appsecret_proof', 'method', 'format', 'pretty', 'suppress_http_code']);
 export const FACEBOOK_THROTTLE_CODES = [4, 17, 32, 613, 80001] as const;
 export const GRAPH_VERSION = 'v25.0';
 /** Insights metrics the fake knows. post_impressions* are deliberately not among them. */
@@ -72,6 +89,18 @@ export interface FakeFacebookPost {
   reactions: number;
   comments: number;
   shares: number;
+}
+
+export interface FakeFacebookComment {
+  /** "<object id without the page part>_<comment id>", as Graph gives them. */
+  id: string;
+  /** The post (or photo) it is on. */
+  parentId: string;
+  message: string;
+  /** Made by the Page (the token's owner). */
+  fromPageId: string;
+  createdAt: number;
+  deleted: boolean;
 }
 
 export interface FakeFacebookRequest {
@@ -174,6 +203,7 @@ export class FakeFacebook {
   readonly pageToken: string;
   readonly posts: FakeFacebookPost[] = [];
   readonly photos: FakeFacebookPhoto[] = [];
+  readonly comments: FakeFacebookComment[] = [];
   readonly requests: FakeFacebookRequest[] = [];
   /** Every insights metric a client asked for, in order (post_impressions included). */
   readonly metricsRequested: string[] = [];
@@ -226,6 +256,13 @@ export class FakeFacebook {
   }
   photo(id: string): FakeFacebookPhoto | undefined {
     return this.photos.find((p) => p.id === id);
+  }
+  comment(id: string): FakeFacebookComment | undefined {
+    return this.comments.find((c) => c.id === id);
+  }
+  /** Live comments on a post (or photo), oldest first. */
+  commentsOn(parentId: string): FakeFacebookComment[] {
+    return this.comments.filter((c) => c.parentId === parentId && !c.deleted);
   }
   /** The bytes of a post's photos, in order. */
   photoBytes(postId: string): Buffer[] {
@@ -387,6 +424,7 @@ export class FakeFacebook {
     if (method === 'GET' && path === '') return { route: 'read', handler: (p) => this.read(p) };
     if (!m) return undefined;
     const [, id, edge] = m as unknown as [string, string, string | undefined];
+    if (method === 'POST' && edge === 'comments') return { route: 'comments', handler: (p) => this.postComment(id, p) };
     if (edge && id !== this.pageId && id !== 'me') return undefined;
     if (method === 'POST' && edge === 'photos') return { route: 'photos', handler: (p, f) => this.postPhoto(p, f) };
     if (method === 'POST' && edge === 'feed') return { route: 'feed', handler: (p) => this.postFeed(p) };
@@ -436,6 +474,28 @@ export class FakeFacebook {
     const post = this.newPost(message, photoIds, 'feed', this.now());
     for (const id of photoIds) this.photo(id)!.postId = post.id;
     return { status: 200, body: { id: post.id } };
+  }
+
+  private postComment(parentId: string, p: Record<string, string>): Answer {
+    const post = this.post(parentId);
+    const photo = post ? undefined : this.photo(parentId);
+    if ((!post || post.deleted) && (!photo || photo.deleted)) throw noObject(parentId, 'post');
+    // Stricter than Graph may be, on purpose: a wrong field name (`text`, which a Photo's edge
+    // takes but a post's does not) would otherwise post an empty comment unnoticed.
+    const known = post ? COMMENT_PARAMS : PHOTO_COMMENT_PARAMS;
+    const unknown = Object.keys(p).find((k) => !known.has(k) && !GENERIC_PARAMS.has(k));
+    if (unknown !== undefined) throw fail(400, 100, `(#100) Param ${unknown} is not a valid parameter for this edge`);
+    const message = p.message ?? (post ? p.comment : p.text) ?? '';
+    if (message.trim() === '' && !p.attachment_id && !p.attachment_url && !p.attachment_share_url) {
+      throw fail(400, 100, '(#100) Missing message or attachment');
+    }
+    const objectPart = parentId.includes('_') ? parentId.split('_')[1]! : parentId;
+    const comment: FakeFacebookComment = {
+      id: `${objectPart}_${this.id()}`, parentId, message, fromPageId: this.pageId, createdAt: this.now(), deleted: false,
+    };
+    this.comments.push(comment);
+    if (post) post.comments += 1;
+    return { status: 200, body: { id: comment.id } };
   }
 
   private listPosts(p: Record<string, string>): Answer {
@@ -517,9 +577,18 @@ export class FakeFacebook {
   private remove(id: string): Answer {
     const post = this.post(id);
     const photo = this.photo(id);
+    const comment = this.comment(id);
     if (post && !post.deleted) {
       post.deleted = true;
       this.deleted.push(id);
+      for (const c of this.commentsOn(id)) c.deleted = true; // a post's comments go with it
+      return { status: 200, body: { success: true } };
+    }
+    if (comment && !comment.deleted) {
+      comment.deleted = true;
+      this.deleted.push(id);
+      const parent = this.post(comment.parentId);
+      if (parent && parent.comments > 0) parent.comments -= 1;
       return { status: 200, body: { success: true } };
     }
     if (photo && !photo.deleted) {

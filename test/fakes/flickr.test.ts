@@ -102,6 +102,38 @@ describe('fake Flickr', () => {
     expect(await restPost(f, { method: 'flickr.photosets.delete', photoset_id: setId })).toMatchObject({ stat: 'fail', code: 1 });
   });
 
+  it('comments: addComment (write permission; 1 unknown photo, 8 blank) answers the comment with its permalink; deleteComment (2, then 1 when the photo is gone)', async () => {
+    const f = await start();
+    const a = f.seedPhoto({ description: 'a' });
+    const added = await restPost(f, { method: 'flickr.photos.comments.addComment', photo_id: a.id, comment_text: 'Found safe \u2014 thank you.' }) as { comment: Record<string, unknown>; stat: string };
+    const [c] = f.commentsOn(a.id);
+    expect(added).toEqual({ stat: 'ok', comment: {
+      id: c!.id, author: f.nsid, author_is_deleted: 0, authorname: f.username, datecreate: expect.stringMatching(/^\d+$/),
+      permalink: expect.stringMatching(new RegExp(`^https://www\\.flickr\\.com/photos/${f.nsid}/${a.id}/#comment\\d+$`)), path_alias: null, realname: '', _content: 'Found safe \u2014 thank you.',
+    } });
+    expect(c!.id).toMatch(new RegExp(`^\\d+-${a.id}-\\d+$`));
+    expect(await restPost(f, { method: 'flickr.photos.comments.addComment', photo_id: '1', comment_text: 'x' })).toEqual({ stat: 'fail', code: 1, message: 'Photo not found.' });
+    expect(await restPost(f, { method: 'flickr.photos.comments.addComment', photo_id: a.id, comment_text: '  ' })).toEqual({ stat: 'fail', code: 8, message: 'Blank comment.' });
+    f.commentAnswer = 'id-only';
+    const bare = await restPost(f, { method: 'flickr.photos.comments.addComment', photo_id: a.id, comment_text: 'second' }) as { comment: { id: string } };
+    expect(Object.keys(bare.comment)).toEqual(['id']);
+    expect(f.commentsOn(a.id).map((x) => x.text)).toEqual(['Found safe \u2014 thank you.', 'second']);
+
+    expect(await restPost(f, { method: 'flickr.photos.comments.deleteComment', comment_id: c!.id })).toEqual({ stat: 'ok' });
+    expect(await restPost(f, { method: 'flickr.photos.comments.deleteComment', comment_id: c!.id })).toEqual({ stat: 'fail', code: 2, message: 'Comment not found.' });
+    await restPost(f, { method: 'flickr.photos.delete', photo_id: a.id });
+    expect(f.commentsOn(a.id)).toEqual([]);
+    expect(await restPost(f, { method: 'flickr.photos.comments.deleteComment', comment_id: bare.comment.id })).toEqual({ stat: 'fail', code: 1, message: 'Photo not found.' });
+
+    // Both need write permission (not delete), as the reflection says (requiredperms 2).
+    const w = await start({ perms: 'write' });
+    const b = w.seedPhoto({});
+    const made = await restPost(w, { method: 'flickr.photos.comments.addComment', photo_id: b.id, comment_text: 'x' }) as { comment: { id: string } };
+    expect(await restPost(w, { method: 'flickr.photos.comments.deleteComment', comment_id: made.comment.id })).toEqual({ stat: 'ok' });
+    const r = await start({ perms: 'read' });
+    expect(await restPost(r, { method: 'flickr.photos.comments.addComment', photo_id: r.seedPhoto({}).id, comment_text: 'x' })).toMatchObject({ stat: 'fail', code: 99 });
+  });
+
   it('a read-only token gets 99 on writes', async () => {
     const f = await start({ perms: 'read' });
     expect(await restPost(f, { method: 'flickr.photos.delete', photo_id: '1' })).toMatchObject({ stat: 'fail', code: 99 });

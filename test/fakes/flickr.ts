@@ -8,8 +8,15 @@
  *                               XML answers <rsp stat="ok"><photoid secret originalsecret>ID</photoid></rsp>
  *
  * Methods: flickr.test.login, flickr.people.getPhotos, flickr.photos.delete,
- * flickr.photosets.{create,addPhoto,getList,getPhotos,delete}. Shapes follow
+ * flickr.photosets.{create,addPhoto,getList,getPhotos,delete},
+ * flickr.photos.comments.{addComment,deleteComment}. Shapes follow
  * /work/shared/api-specs/flickr (text as {"_content"}, counts such as `views` as strings).
+ * The comment methods follow flickr-sdk's reflection dump (src/flickr.photos.comments.*.json;
+ * not among the copied specs): addComment(photo_id, comment_text) needs write permission, answers
+ * 1 "Photo not found." (unknown or deleted photo) and 8 "Blank comment."; deleteComment(comment_id)
+ * needs write permission, answers 2 "Comment not found." and 1 "Photo not found." (the photo it was
+ * on is gone). addComment answers {"comment":{id, author, authorname, datecreate, permalink,
+ * _content}} (`commentAnswer = 'id-only'`: just {"comment":{"id"}}, as the reflection's example).
  *
  * Every request is checked for OAuth 1.0a HMAC-SHA1 with the oauth_* params in the query or
  * the form body (never a header), signed — like flickr-sdk does — for Flickr's own URL
@@ -24,7 +31,7 @@
  *   f.rateLimitNext('upload', 30);                                // HTTP 429, Retry-After: 30
  *   const arrived = f.hangNext('upload', { commit: true });       // takes it, never answers
  *   f.setViews(photoId, 120);
- *   f.livePhotos(); f.photosets; f.requests;
+ *   f.livePhotos(); f.photosets; f.requests; f.commentsOn(photoId);
  *
  * Scripts are per route (a method name or 'upload'), optionally only for requests whose params
  * match `when`; they are used by requests that pass the OAuth check: hang, rate limit, failure.
@@ -48,7 +55,8 @@ export const FAKE_FLICKR_CREDENTIALS: Readonly<FlickrCredentials> = Object.freez
 export type FlickrMethod =
   | 'flickr.test.login' | 'flickr.people.getPhotos' | 'flickr.photos.delete'
   | 'flickr.photosets.create' | 'flickr.photosets.addPhoto' | 'flickr.photosets.getList'
-  | 'flickr.photosets.getPhotos' | 'flickr.photosets.delete';
+  | 'flickr.photosets.getPhotos' | 'flickr.photosets.delete'
+  | 'flickr.photos.comments.addComment' | 'flickr.photos.comments.deleteComment';
 export type FlickrRoute = FlickrMethod | 'upload';
 
 export interface FakeFlickrOptions extends Partial<FlickrCredentials> {
@@ -71,6 +79,17 @@ export interface FakeFlickrPhoto {
 export interface FakeFlickrPhotoset {
   id: string; title: string; description: string; primary: string; photoIds: string[];
   createdAt: number; deleted: boolean;
+}
+
+export interface FakeFlickrComment {
+  /** "<author number>-<photo id>-<serial>", the shape of Flickr's comment ids. */
+  id: string;
+  photoId: string;
+  /** The author's NSID (the account the token belongs to). */
+  author: string;
+  text: string;
+  createdAt: number;
+  deleted: boolean;
 }
 
 export interface FakeFlickrRequest {
@@ -117,8 +136,11 @@ export class FakeFlickr {
   readonly username: string;
   readonly photos: FakeFlickrPhoto[] = [];
   readonly photosets: FakeFlickrPhotoset[] = [];
+  readonly comments: FakeFlickrComment[] = [];
   readonly requests: FakeFlickrRequest[] = [];
   perms: 'read' | 'write' | 'delete';
+  /** How addComment answers: the whole comment (with its permalink), or only its id. */
+  commentAnswer: 'full' | 'id-only' = 'full';
 
   private readonly creds: FlickrCredentials;
   private readonly now: () => number;
@@ -129,6 +151,7 @@ export class FakeFlickr {
   private readonly sockets = new Set<Socket>();
   private nextPhoto = 53_100_000_001n;
   private nextSet = 72_177_720_300_000_001n;
+  private nextComment = 72_157_720_400_000_001n;
   private closed = false;
 
   constructor(private readonly server: Server, origin: string, opts: FakeFlickrOptions) {
@@ -162,6 +185,13 @@ export class FakeFlickr {
   photo(id: string): FakeFlickrPhoto | undefined { return this.photos.find((p) => p.id === id); }
   photoset(id: string): FakeFlickrPhotoset | undefined { return this.photosets.find((s) => s.id === id); }
   requestsTo(route: FlickrRoute): FakeFlickrRequest[] { return this.requests.filter((r) => r.route === route); }
+  comment(id: string): FakeFlickrComment | undefined { return this.comments.find((c) => c.id === id); }
+  /** Live comments on a live photo, oldest first (a deleted photo's comments go with it). */
+  commentsOn(photoId: string): FakeFlickrComment[] {
+    const p = this.photo(photoId);
+    if (!p || p.deleted) return [];
+    return this.comments.filter((c) => c.photoId === photoId && !c.deleted);
+  }
 
   setViews(photoId: string, views: number): void {
     const p = this.photo(photoId);
@@ -400,6 +430,29 @@ export class FakeFlickr {
         const set = this.photoset(q.photoset_id ?? '');
         if (!set || set.deleted) throw new Answer(1, 'Photoset not found');
         set.deleted = true;
+        return {};
+      }
+      case 'flickr.photos.comments.addComment': {
+        const p = this.photo(q.photo_id ?? '');
+        if (!p || p.deleted) throw new Answer(1, 'Photo not found.');
+        if ((q.comment_text ?? '').trim() === '') throw new Answer(8, 'Blank comment.');
+        const serial = String(this.nextComment++);
+        const c: FakeFlickrComment = {
+          id: `${this.nsid.split('@')[0]}-${p.id}-${serial}`, photoId: p.id, author: this.nsid, text: q.comment_text!, createdAt: this.now(), deleted: false,
+        };
+        this.comments.push(c);
+        if (this.commentAnswer === 'id-only') return { comment: { id: c.id } };
+        return { comment: {
+          id: c.id, author: c.author, author_is_deleted: 0, authorname: this.username, datecreate: String(Math.floor(c.createdAt / 1000)),
+          permalink: `https://www.flickr.com/photos/${this.nsid}/${p.id}/#comment${serial}`, path_alias: null, realname: '', _content: c.text,
+        } };
+      }
+      case 'flickr.photos.comments.deleteComment': {
+        const c = this.comment(q.comment_id ?? '');
+        if (!c || c.deleted) throw new Answer(2, 'Comment not found.');
+        const p = this.photo(c.photoId);
+        if (!p || p.deleted) throw new Answer(1, 'Photo not found.');
+        c.deleted = true;
         return {};
       }
       default:

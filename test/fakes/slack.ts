@@ -404,6 +404,8 @@ const FILE_TYPES: Record<string, [mimetype: string, filetype: string, pretty: st
   heic: ['image/heic', 'heic', 'HEIC'],
   svg: ['image/svg+xml', 'svg', 'SVG'],
   txt: ['text/plain', 'text', 'Plain Text'],
+  csv: ['text/csv', 'csv', 'CSV'],
+  json: ['application/json', 'json', 'JSON'],
   pdf: ['application/pdf', 'pdf', 'PDF'],
   mp4: ['video/mp4', 'mp4', 'MPEG 4 Video'],
   mov: ['video/quicktime', 'mov', 'QuickTime Movie'],

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TwitterApi, type ApiResponseError } from 'twitter-api-v2';
-import { DUPLICATE_DETAIL, FAKE_X_CREDENTIALS, oauth1Header, startFakeX, type FakeX, type FakeXOptions } from './x.js';
+import { DUPLICATE_DETAIL, FAKE_X_CREDENTIALS, REPLY_TO_DELETED_DETAIL, oauth1Header, startFakeX, type FakeX, type FakeXOptions } from './x.js';
 import type { OAuth1Credentials } from './x-oauth.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -312,6 +312,75 @@ describe('posts', () => {
 
     await start({ deleteMissing: 'deleted-false' });
     expect(await sdk().del('tweets/42')).toEqual({ data: { deleted: false } });
+  });
+});
+
+describe('replies', () => {
+  it('takes a reply (the body v2.reply sends): a post with inReplyTo, 201 like any post; counted on the parent', async () => {
+    const x = sdk();
+    const parent = await x.post('tweets', { text: 'Appeal Ref 7K3Q' });
+    const reply = await x.post('tweets', { text: 'Found safe Ref 7K3Q', reply: { in_reply_to_tweet_id: parent.data.id } });
+    expectShape({ id: reply.data.id, text: reply.data.text }, 'TweetCreateResponse.data');
+    expect(fake.requestsTo('reply').map((r) => [r.status, r.body])).toEqual([[201, { text: 'Found safe Ref 7K3Q', reply: { in_reply_to_tweet_id: parent.data.id } }]]);
+    expect(fake.post(reply.data.id)).toMatchObject({ inReplyTo: parent.data.id, sentText: 'Found safe Ref 7K3Q' });
+    expect(fake.replies(parent.data.id).map((p) => p.id)).toEqual([reply.data.id]);
+    expect(fake.post(parent.data.id)!.metrics.reply_count).toBe(1);
+    expect([fake.createCalls, fake.replyCalls]).toEqual([1, 1]);
+    // Deleting the reply is the ordinary DELETE; the parent's count follows.
+    expect(await x.del(`tweets/${reply.data.id}`)).toEqual({ data: { deleted: true } });
+    expect(fake.replies(parent.data.id)).toEqual([]);
+    expect(fake.post(parent.data.id)!.metrics.reply_count).toBe(0);
+  }, 10_000);
+
+  it('refuses what the spec refuses: no in_reply_to_tweet_id, a bad id, unknown properties; a deleted parent is X’s 403', async () => {
+    const x = sdk();
+    const parent = await x.post('tweets', { text: 'Appeal' });
+    const missing = await sdkError(x.post('tweets', { text: 'a', reply: {} }));
+    expect([missing.code, missing.data.errors[0].message]).toEqual([400, '$.reply.in_reply_to_tweet_id: is missing but it is required']);
+    expect((await sdkError(x.post('tweets', { text: 'b', reply: { in_reply_to_tweet_id: 'abc' } }))).code).toBe(400);
+    expect((await sdkError(x.post('tweets', { text: 'c', reply: { in_reply_to_tweet_id: parent.data.id, in_reply_to_user_id: '1' } }))).code).toBe(400);
+    expect((await sdkError(x.post('tweets', { text: 'd', reply: 'nope' }))).code).toBe(400);
+    expect((await sdkError(x.post('tweets', { text: 'e', in_reply_to_tweet_id: parent.data.id }))).code).toBe(400); // a top-level field that isn't X's
+    expect(fake.requestsTo('reply')).toHaveLength(4);
+    const unknown = await sdkError(x.post('tweets', { text: 'f', reply: { in_reply_to_tweet_id: '1234567890123456789' } }));
+    expect([unknown.code, unknown.data.detail]).toEqual([403, REPLY_TO_DELETED_DETAIL]);
+    await x.del(`tweets/${parent.data.id}`);
+    expect((await sdkError(x.post('tweets', { text: 'g', reply: { in_reply_to_tweet_id: parent.data.id } }))).data.detail).toBe(REPLY_TO_DELETED_DETAIL);
+    expect(fake.posts.filter((p) => p.inReplyTo !== undefined)).toEqual([]);
+    // A reply is refused as a duplicate of live text like any post.
+    const p2 = await x.post('tweets', { text: 'Appeal 2' });
+    expect((await sdkError(x.post('tweets', { text: 'Appeal 2', reply: { in_reply_to_tweet_id: p2.data.id } }))).data.detail).toBe(DUPLICATE_DETAIL);
+  });
+
+  it('the timeline honours exclude=replies and shows referenced_tweets / in_reply_to_user_id / conversation_id when asked', async () => {
+    const x = sdk();
+    const parent = await x.post('tweets', { text: 'Appeal Ref 7K3Q' });
+    const reply = await x.post('tweets', { text: 'Found safe Ref 7K3Q', reply: { in_reply_to_tweet_id: parent.data.id } });
+    const path = `users/${fake.user.id}/tweets`;
+    const all = await x.get(path, { 'tweet.fields': 'referenced_tweets,in_reply_to_user_id,conversation_id' });
+    expect(all.data).toEqual([
+      { id: reply.data.id, text: 'Found safe Ref 7K3Q', edit_history_tweet_ids: [reply.data.id], referenced_tweets: [{ type: 'replied_to', id: parent.data.id }], in_reply_to_user_id: fake.user.id, conversation_id: parent.data.id },
+      { id: parent.data.id, text: 'Appeal Ref 7K3Q', edit_history_tweet_ids: [parent.data.id], conversation_id: parent.data.id },
+    ]);
+    for (const d of all.data as Json[]) expectShape(d, 'Tweet');
+    expect((await x.get(path, { exclude: 'retweets,replies' })).data.map((t: Json) => t.id)).toEqual([parent.data.id]);
+    expect((await x.get(path, { exclude: 'retweets' })).data).toHaveLength(2);
+    expect((await sdkError(x.get(path, { exclude: 'quotes' }))).code).toBe(400);
+    expect((await sdkError(x.get(path, { exclude: 'replies,replies' }))).code).toBe(400);
+  });
+
+  it('scripts the reply route apart from createPost: failNext, commit, hangNext', async () => {
+    const x = sdk();
+    const parent = await x.post('tweets', { text: 'Appeal' });
+    fake.failNext('reply', { status: 503, commit: true });
+    expect((await sdkError(x.post('tweets', { text: 'committed reply', reply: { in_reply_to_tweet_id: parent.data.id } }))).code).toBe(503);
+    expect(fake.replies(parent.data.id).map((p) => p.sentText)).toEqual(['committed reply']);
+    expect((await x.post('tweets', { text: 'a post is not a reply' })).data.id).toBeDefined();
+    const arrived = fake.hangNext('reply', { commit: true });
+    void x.post('tweets', { text: 'hung reply', reply: { in_reply_to_tweet_id: parent.data.id } }).catch(() => undefined);
+    await arrived;
+    expect(fake.replies(parent.data.id).map((p) => p.sentText)).toEqual(['committed reply', 'hung reply']);
+    expect(fake.requestsTo('reply').map((r) => r.status)).toEqual([503, 0]);
   });
 });
 

@@ -9,9 +9,11 @@
  *   GET    /2/media/upload?command=STATUS&media_id=
  *   POST   /2/media/upload                     one-shot: multipart `media` + `media_category` (or JSON)
  *   POST   /2/tweets                           JSON {text, media:{media_ids}} → 201
+ *   POST   /2/tweets (route 'reply')           JSON {text, reply:{in_reply_to_tweet_id}} → 201: a reply to a live
+ *                                              post (403 "deleted or not visible" otherwise); kept as a post with `inReplyTo`
  *   GET    /2/tweets?ids=…&tweet.fields=…      lookup (≤100 ids); unknown/deleted ids in `errors`
  *   DELETE /2/tweets/{id}                      → {data:{deleted:true}}
- *   GET    /2/users/{id}/tweets                the account's posts, newest first, paginated
+ *   GET    /2/users/{id}/tweets                the account's posts, newest first, paginated; `exclude=replies` leaves replies out
  *
  * Shapes follow /work/shared/api-specs/x/latest-openapi.json (v2.159: `tweet.fields`,
  * `retweet_count`; `post.fields` is accepted as an alias). Errors are application/problem+json
@@ -49,10 +51,11 @@ export { oauth1Header } from './x-oauth.js';
 
 export type XRoute =
   | 'me' | 'mediaInit' | 'mediaAppend' | 'mediaFinalize' | 'mediaStatus' | 'mediaUpload'
-  | 'createPost' | 'lookup' | 'delete' | 'timeline';
+  | 'createPost' | 'reply' | 'lookup' | 'delete' | 'timeline';
 
+/** `reply` is POST /2/tweets with a `reply` object in the body; `createPost` is the same path without one. */
 export const X_ROUTES: readonly XRoute[] = [
-  'me', 'mediaInit', 'mediaAppend', 'mediaFinalize', 'mediaStatus', 'mediaUpload', 'createPost', 'lookup', 'delete', 'timeline',
+  'me', 'mediaInit', 'mediaAppend', 'mediaFinalize', 'mediaStatus', 'mediaUpload', 'createPost', 'reply', 'lookup', 'delete', 'timeline',
 ];
 
 /** Credentials the fake accepts unless others are given. */
@@ -110,6 +113,8 @@ export interface FakeXPost {
   deleted: boolean;
   authorId: string;
   metrics: PublicMetrics;
+  /** For a reply: the id of the post it replies to. */
+  inReplyTo?: string;
 }
 
 export interface FakeXMedia {
@@ -195,7 +200,7 @@ export const DUPLICATE_DETAIL = 'You are not allowed to create a Tweet with dupl
 /** Per-user limits per 15-minute window (X's published numbers, roughly). */
 const RATE_LIMITS: Record<XRoute, number> = {
   me: 75, mediaInit: 500, mediaAppend: 500, mediaFinalize: 500, mediaStatus: 500, mediaUpload: 500,
-  createPost: 100, lookup: 900, delete: 50, timeline: 900,
+  createPost: 100, reply: 100, lookup: 900, delete: 50, timeline: 900,
 };
 
 const MEDIA_TYPES = new Set([
@@ -212,6 +217,14 @@ const TWEET_FIELDS = new Set([
   'suggested_source_links_with_counts', 'text', 'withheld',
 ]);
 const ID_RE = /^[0-9]{1,19}$/;
+/** TweetCreateRequest's properties (the spec says additionalProperties: false). */
+const CREATE_FIELDS = new Set([
+  'card_uri', 'community_id', 'direct_message_deep_link', 'edit_options', 'for_super_followers_only', 'geo', 'media', 'nullcast',
+  'poll', 'quote_tweet_id', 'reply', 'reply_settings', 'share_with_followers', 'text',
+]);
+/** TweetCreateRequest.reply's properties (additionalProperties: false; in_reply_to_tweet_id required). */
+const REPLY_FIELDS = new Set(['auto_populate_reply_metadata', 'exclude_reply_user_ids', 'in_reply_to_tweet_id']);
+export const REPLY_TO_DELETED_DETAIL = 'You attempted to reply to a Tweet that is deleted or not visible to you.';
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 const STATUS_TITLES: Record<number, string> = {
@@ -347,8 +360,10 @@ export class FakeX {
   lookupCalls = 0;
   /** Posts returned by lookups, summed over calls. */
   postsRead = 0;
-  /** Authenticated POST /2/tweets calls, whatever they were answered. */
+  /** Authenticated POST /2/tweets calls that create a post (not replies), whatever they were answered. */
   createCalls = 0;
+  /** Authenticated POST /2/tweets calls that reply to a post, whatever they were answered. */
+  replyCalls = 0;
   /** Authenticated GET /2/users/:id/tweets calls, and the posts they returned. */
   timelineCalls = 0;
   timelinePostsRead = 0;
@@ -420,6 +435,11 @@ export class FakeX {
     return this.postIndex.get(id);
   }
 
+  /** Live (not deleted) replies to the post `postId`, in creation order. */
+  replies(postId: string): FakeXPost[] {
+    return this.posts.filter((p) => !p.deleted && p.inReplyTo === postId);
+  }
+
   mediaById(id: string): FakeXMedia | undefined {
     return this.mediaIndex.get(id);
   }
@@ -453,8 +473,8 @@ export class FakeX {
   }
 
   /** A post made outside the client under test (earlier, or by hand on x.com). */
-  seedPost(input: { text: string; createdAt?: number; mediaIds?: string[]; deleted?: boolean }): FakeXPost {
-    return this.createPostRecord(input.text, input.mediaIds ?? [], input.createdAt ?? this.now(), input.deleted ?? false);
+  seedPost(input: { text: string; createdAt?: number; mediaIds?: string[]; deleted?: boolean; inReplyTo?: string }): FakeXPost {
+    return this.createPostRecord(input.text, input.mediaIds ?? [], input.createdAt ?? this.now(), input.deleted ?? false, input.inReplyTo);
   }
 
   /** The next `times` (default 1) authenticated requests to `route` are answered `status`. */
@@ -530,6 +550,8 @@ export class FakeX {
     }
     for (const [k, v] of queryPairs) record.query[k] = v;
     const route = routeOf(method, path);
+    // A reply is POST /2/tweets with a `reply` object: its own route, for scripting and counts.
+    if (route?.route === 'createPost' && /^application\/json/i.test(contentType) && body !== 'too-large' && isReplyBody(body)) route.route = 'reply';
     if (route) record.route = route.route;
     if (body === 'too-large') return this.send(res, record, problem(413, 'The request body is too large.'));
 
@@ -609,6 +631,7 @@ export class FakeX {
   private countCall(route: XRoute): void {
     if (route === 'lookup') this.lookupCalls += 1;
     if (route === 'createPost') this.createCalls += 1;
+    if (route === 'reply') this.replyCalls += 1;
     if (route === 'timeline') this.timelineCalls += 1;
   }
 
@@ -657,6 +680,7 @@ export class FakeX {
     mediaStatus: (ctx) => this.mediaStatus(ctx),
     mediaUpload: (ctx) => this.mediaUpload(ctx),
     createPost: (ctx) => this.createPost(ctx),
+    reply: (ctx) => this.createPost(ctx),
     lookup: (ctx) => this.lookup(ctx),
     delete: (ctx) => this.deletePost(ctx),
     timeline: (ctx) => this.timeline(ctx),
@@ -760,6 +784,10 @@ export class FakeX {
 
   private createPost(ctx: Ctx): Answer {
     const body = jsonObject(ctx);
+    const unknown = Object.keys(body).filter((k) => !CREATE_FIELDS.has(k));
+    if (unknown.length > 0) throw invalidRequest(`$: property '${unknown[0]}' is not defined in the schema and the schema does not allow additional properties`, { [unknown[0]!]: [] });
+    let inReplyTo: string | undefined;
+    if (body.reply !== undefined) inReplyTo = replyTarget(body.reply);
     const text = body.text ?? '';
     if (typeof text !== 'string') throw invalidRequest('text must be a string.', { text: [] });
     let mediaIds: string[] = [];
@@ -779,10 +807,14 @@ export class FakeX {
     if (twitterText.parseTweet(text).weightedLength > MAX_TWEET_WEIGHTED_LENGTH) {
       return problem(403, 'Your Tweet text is too long. For more information on how Twitter determines text length see https://github.com/twitter/twitter-text.');
     }
+    if (inReplyTo !== undefined) {
+      const parent = this.postIndex.get(inReplyTo);
+      if (!parent || parent.deleted) return problem(403, REPLY_TO_DELETED_DETAIL);
+    }
     if (this.posts.some((p) => !p.deleted && p.authorId === this.user.id && p.sentText === text)) {
       return problem(403, DUPLICATE_DETAIL);
     }
-    const post = this.createPostRecord(text, mediaIds, this.now(), false);
+    const post = this.createPostRecord(text, mediaIds, this.now(), false, inReplyTo);
     return { status: 201, body: { data: { id: post.id, text: post.text, edit_history_tweet_ids: [post.id] } } };
   }
 
@@ -818,6 +850,8 @@ export class FakeX {
       return { status: 404, body: { ...notFoundProblem('tweet', 'id', id), status: 404 } };
     }
     post.deleted = true;
+    const parent = post.inReplyTo !== undefined ? this.postIndex.get(post.inReplyTo) : undefined;
+    if (parent) parent.metrics.reply_count = Math.max(0, parent.metrics.reply_count - 1);
     return { status: 200, body: { data: { deleted: true } } };
   }
 
@@ -842,8 +876,10 @@ export class FakeX {
       offset = Number(m[1]);
     }
     const fields = tweetFields(q);
+    const exclude = excludeParam(q);
     const matching = this.posts
       .filter((p) => !p.deleted && p.authorId === userId)
+      .filter((p) => !(exclude.has('replies') && p.inReplyTo !== undefined))
       .filter((p) => (start === undefined || p.createdAt >= start) && (end === undefined || p.createdAt <= end))
       .filter((p) => (q.since_id === undefined || BigInt(p.id) > BigInt(q.since_id)) && (q.until_id === undefined || BigInt(p.id) < BigInt(q.until_id)))
       .sort((a, b) => b.createdAt - a.createdAt || (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
@@ -867,18 +903,40 @@ export class FakeX {
     if (fields.has('created_at')) out.created_at = new Date(post.createdAt).toISOString();
     if (fields.has('author_id')) out.author_id = post.authorId;
     if (fields.has('public_metrics')) out.public_metrics = { ...post.metrics };
+    if (post.inReplyTo !== undefined) {
+      const parent = this.postIndex.get(post.inReplyTo);
+      if (fields.has('referenced_tweets')) out.referenced_tweets = [{ type: 'replied_to', id: post.inReplyTo }];
+      if (fields.has('in_reply_to_user_id') && parent) out.in_reply_to_user_id = parent.authorId;
+      if (fields.has('conversation_id')) out.conversation_id = this.conversationOf(post);
+    } else if (fields.has('conversation_id')) out.conversation_id = post.id;
     if (fields.has('attachments') && post.mediaIds.length) {
       out.attachments = { media_keys: post.mediaIds.map((id) => this.mediaIndex.get(id)?.mediaKey ?? `3_${id}`) };
     }
     return out;
   }
 
-  private createPostRecord(sentText: string, mediaIds: string[], createdAt: number, deleted: boolean): FakeXPost {
+  /** The root of a reply chain (the post the first reply answered). */
+  private conversationOf(post: FakeXPost): string {
+    let p = post;
+    for (let i = 0; i < 100 && p.inReplyTo !== undefined; i++) {
+      const parent = this.postIndex.get(p.inReplyTo);
+      if (!parent) return p.inReplyTo;
+      p = parent;
+    }
+    return p.id;
+  }
+
+  private createPostRecord(sentText: string, mediaIds: string[], createdAt: number, deleted: boolean, inReplyTo?: string): FakeXPost {
     const id = String(this.nextPostId++);
     let text = this.opts.rewriteUrls === false ? sentText : sentText.replace(/https?:\/\/[^\s]+/g, (u) => tco(u));
     // Like X, a post with media reads back with the media's t.co link appended.
     if (mediaIds.length > 0 && this.opts.rewriteUrls !== false) text = `${text} ${tco(`https://x.com/i/media/${id}`)}`;
     const post: FakeXPost = { id, text, sentText, mediaIds: [...mediaIds], createdAt, deleted, authorId: this.user.id, metrics: emptyMetrics() };
+    if (inReplyTo !== undefined) {
+      post.inReplyTo = inReplyTo;
+      const parent = this.postIndex.get(inReplyTo);
+      if (parent && !deleted) parent.metrics.reply_count += 1;
+    }
     this.posts.push(post);
     this.postIndex.set(id, post);
     return post;
@@ -934,6 +992,46 @@ function tweetFields(query: Record<string, string>): Set<string> {
     if (!TWEET_FIELDS.has(f)) throw invalidRequest(`The \`tweet.fields\` query parameter value [${f}] is not one of [${[...TWEET_FIELDS].join(',')}]`, { 'tweet.fields': [f] });
   }
   return fields;
+}
+
+/** `exclude` on a user's timeline: a comma list of 'replies' and 'retweets' (unique). */
+function excludeParam(query: Record<string, string>): Set<string> {
+  const raw = query.exclude;
+  if (raw === undefined) return new Set();
+  const values = raw.split(',');
+  for (const v of values) {
+    if (v !== 'replies' && v !== 'retweets') throw invalidRequest(`The \`exclude\` query parameter value [${v}] is not one of [replies,retweets]`, { exclude: [v] });
+  }
+  if (new Set(values).size !== values.length) throw invalidRequest('The `exclude` query parameter values must be unique', { exclude: [raw] });
+  return new Set(values);
+}
+
+/** Whether a POST /2/tweets body is a reply (has a `reply` member); unreadable bodies are not. */
+function isReplyBody(body: Buffer): boolean {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as unknown;
+    return isRecord(json) && json.reply !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks TweetCreateRequest.reply and returns in_reply_to_tweet_id. */
+function replyTarget(reply: unknown): string {
+  if (!isRecord(reply)) throw invalidRequest('$.reply: must be an object', { '$.reply': [JSON.stringify(reply) ?? ''] });
+  const unknown = Object.keys(reply).filter((k) => !REPLY_FIELDS.has(k));
+  if (unknown.length > 0) throw invalidRequest(`$.reply: property '${unknown[0]}' is not defined in the schema and the schema does not allow additional properties`, { '$.reply': [JSON.stringify(reply)] });
+  const id = reply.in_reply_to_tweet_id;
+  if (id === undefined) throw invalidRequest('$.reply.in_reply_to_tweet_id: is missing but it is required', { '$.reply': [JSON.stringify(reply)] });
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw invalidRequest(`$.reply.in_reply_to_tweet_id: does not match the regex pattern ^[0-9]{1,19}$`, { '$.reply.in_reply_to_tweet_id': [String(id)] });
+  const excluded = reply.exclude_reply_user_ids;
+  if (excluded !== undefined && (!Array.isArray(excluded) || !excluded.every((u) => typeof u === 'string' && ID_RE.test(u)))) {
+    throw invalidRequest('$.reply.exclude_reply_user_ids: must be an array of user ids', { '$.reply.exclude_reply_user_ids': [JSON.stringify(excluded)] });
+  }
+  if (reply.auto_populate_reply_metadata !== undefined && typeof reply.auto_populate_reply_metadata !== 'boolean') {
+    throw invalidRequest('$.reply.auto_populate_reply_metadata: must be a boolean', { '$.reply.auto_populate_reply_metadata': [String(reply.auto_populate_reply_metadata)] });
+  }
+  return id;
 }
 
 function timeParam(query: Record<string, string>, name: string): number | undefined {

@@ -12,11 +12,16 @@
  *   GET    /youtube/v3/channels?part=contentDetails&mine=true
  *   GET    /youtube/v3/playlistItems?part=snippet&playlistId=UU…   newest first, 50 a page,
  *                                                  descriptions cut to `playlistDescriptionChars`
+ *   POST   /youtube/v3/commentThreads?part=snippet  JSON CommentThread {snippet:{videoId, topLevelComment:{snippet:
+ *                                                  {textOriginal}}}} → 200 CommentThread (a top-level comment on the video)
+ *   DELETE /youtube/v3/comments?id=                 204, or 404 commentNotFound (also once its video is deleted)
  *
  * Shapes follow /work/shared/api-specs/youtube/youtube-v3.json; errors are Google's
  * `{error:{code,message,errors:[{domain,reason,message}],status}}`. Every API call must carry a
- * Bearer token the token endpoint issued (else 401 authError). googleapis' multipart insert is
- * not served (the adapter uploads with the resumable protocol).
+ * Bearer token the token endpoint issued (else 401 authError); the comment routes also need the
+ * token's scopes (option `scopes`) to include youtube.force-ssl, as the Discovery document says
+ * (else 403 insufficientPermissions). googleapis' multipart insert is not served (the adapter
+ * uploads with the resumable protocol).
  *
  *   const yt = await startFakeYouTube({ clientId, clientSecret, refreshToken });
  *   // config: apiUrl = yt.url, tokenUrl = yt.tokenUrl
@@ -25,6 +30,8 @@
  *   yt.quotaExceededNext('insertStart');
  *   const arrived = yt.hangNext('insertFinal', { commit: true });
  *   yt.setViews(id, 1234);
+ *   yt.commentsOn(videoId);                  // live top-level comments, oldest first
+ *   yt.disableComments(videoId);             // commentThreads.insert → 403 commentsDisabled
  *   yt.sessions[0].bytesReceived;            // every body byte that arrived, resends included
  *
  * Scripts are per route and consumed by requests that pass the token check, in this order:
@@ -36,7 +43,15 @@ import { randomBytes } from 'node:crypto';
 
 export type YouTubeRoute =
   | 'token' | 'insertStart' | 'insertChunk' | 'insertFinal' | 'insertStatus'
-  | 'videosStats' | 'videosSnippet' | 'videosDelete' | 'channels' | 'playlistItems';
+  | 'videosStats' | 'videosSnippet' | 'videosDelete' | 'channels' | 'playlistItems'
+  /** commentThreads.insert and comments.delete. */
+  | 'comment' | 'deleteComment';
+
+export const YOUTUBE_FORCE_SSL_SCOPE = 'https://www.googleapis.com/auth/youtube.force-ssl';
+/** What the fake's tokens carry unless `scopes` says otherwise. */
+export const FAKE_YOUTUBE_SCOPES: readonly string[] = [
+  'https://www.googleapis.com/auth/youtube.upload', 'https://www.googleapis.com/auth/youtube', YOUTUBE_FORCE_SSL_SCOPE,
+];
 
 export interface FakeYouTubeOptions {
   clientId: string;
@@ -48,6 +63,8 @@ export interface FakeYouTubeOptions {
   playlistDescriptionChars?: number;
   /** Clock for publishedAt, ms. Default Date.now. */
   now?: () => number;
+  /** The scopes the refresh token was granted (full URLs). Default FAKE_YOUTUBE_SCOPES. */
+  scopes?: readonly string[];
 }
 
 export interface FakeVideo {
@@ -59,6 +76,19 @@ export interface FakeVideo {
   bytes: Buffer;
   publishedAt: number;
   views: number;
+  deleted: boolean;
+  /** commentThreads.insert on it answers 403 commentsDisabled. */
+  commentsDisabled?: boolean;
+}
+
+/** A top-level comment (its thread has the same id, as on YouTube). */
+export interface FakeComment {
+  id: string;
+  videoId: string;
+  /** snippet.topLevelComment.snippet.textOriginal, as received. */
+  text: string;
+  /** ms */
+  publishedAt: number;
   deleted: boolean;
 }
 
@@ -110,6 +140,12 @@ export interface FakeYouTube {
   setDelay(ms: number): void;
   video(id: string): FakeVideo | undefined;
   setViews(id: string, views: number): void;
+  /** Every comment made, in order (deleted ones stay, with `deleted: true`). */
+  comments: FakeComment[];
+  /** Live top-level comments on a live video, oldest first. */
+  commentsOn(videoId: string): FakeComment[];
+  /** Turns comments off on a video (commentThreads.insert → 403 commentsDisabled). */
+  disableComments(videoId: string): void;
   failNext(route: YouTubeRoute, f: Failure): void;
   /** 429 rateLimitExceeded with Retry-After: seconds. */
   rateLimitNext(route: YouTubeRoute, retryAfterSeconds: number): void;
@@ -128,6 +164,10 @@ const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const QUANTUM = 256 * 1024;
 const randomId = (n: number): string => [...randomBytes(n)].map((b) => ID_CHARS[b % 64]).join('');
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 function googleError(status: number, reason: string, message: string, domain = 'global'): object {
   const statusName: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 409: 'ALREADY_EXISTS', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
   return { error: { code: status, message, errors: [{ message, domain, reason }], status: statusName[status] ?? 'UNKNOWN' } };
@@ -141,7 +181,10 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
   const videos: FakeVideo[] = [];
   const sessions: FakeSession[] = [];
   const requests: FakeRequest[] = [];
-  const tokens = new Set<string>();
+  /** Access token → the scopes it carries. */
+  const tokens = new Map<string, ReadonlySet<string>>();
+  const scopes = opts.scopes ?? FAKE_YOUTUBE_SCOPES;
+  const comments: FakeComment[] = [];
   const failures = new Map<YouTubeRoute, Failure[]>();
   const hangs = new Map<YouTubeRoute, Array<{ commit: boolean; arrived: () => void }>>();
   let cutAt: number | undefined;
@@ -158,7 +201,7 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
       },
     } : {}),
     ...(parts.includes('status') ? { status: { uploadStatus: 'uploaded', privacyStatus: v.privacy, license: 'youtube', embeddable: true, publicStatsViewable: true, madeForKids: false } } : {}),
-    ...(parts.includes('statistics') ? { statistics: { viewCount: String(v.views), likeCount: '0', favoriteCount: '0', commentCount: '0' } } : {}),
+    ...(parts.includes('statistics') ? { statistics: { viewCount: String(v.views), likeCount: '0', favoriteCount: '0', commentCount: String(commentsOn(v.id).length) } } : {}),
   });
 
   const send = (res: ServerResponse, status: number, body?: object, headers: Record<string, string> = {}) => {
@@ -202,6 +245,8 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
     }
     if (m === 'GET' && path === '/youtube/v3/channels') return 'channels';
     if (m === 'GET' && path === '/youtube/v3/playlistItems') return 'playlistItems';
+    if (m === 'POST' && path === '/youtube/v3/commentThreads') return 'comment';
+    if (m === 'DELETE' && path === '/youtube/v3/comments') return 'deleteComment';
     return undefined;
   }
 
@@ -232,14 +277,18 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
         return answer(400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
       }
       const token = `ya29.fake-${randomId(32)}`;
-      tokens.add(token);
-      return answer(200, { access_token: token, expires_in: 3599, scope: 'https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube', token_type: 'Bearer' });
+      tokens.set(token, new Set(scopes));
+      return answer(200, { access_token: token, expires_in: 3599, scope: scopes.join(' '), token_type: 'Bearer' });
     }
 
     const bearer = /^Bearer (\S+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
     if (!bearer || !tokens.has(bearer)) {
       await readBody(req);
       return answer(401, googleError(401, 'authError', 'Request had invalid authentication credentials. Expected OAuth 2 access token.'));
+    }
+    if ((route === 'comment' || route === 'deleteComment') && !tokens.get(bearer)!.has(YOUTUBE_FORCE_SSL_SCOPE)) {
+      await readBody(req);
+      return answer(403, googleError(403, 'insufficientPermissions', 'Request had insufficient authentication scopes.'));
     }
 
     const hang = hangs.get(route)?.shift();
@@ -301,12 +350,16 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
     const raw = await readBody(req);
     if (hang) {
       if (hang.commit && route === 'insertStart') start(raw, req);
+      if (hang.commit && route === 'comment') insertComment(raw, query);
+      if (hang.commit && route === 'deleteComment') deleteComment(query);
       held.push(res);
       hang.arrived();
       return;
     }
     if (failure) {
       if (failure.commit && route === 'videosDelete') remove(query.id);
+      if (failure.commit && route === 'comment') insertComment(raw, query);
+      if (failure.commit && route === 'deleteComment') deleteComment(query);
       return answer(failure.status, googleError(failure.status, failure.reason ?? 'backendError', failure.message ?? 'scripted', failure.domain), failure.headers);
     }
 
@@ -354,10 +407,95 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
           ...(from + max < live.length ? { nextPageToken: String(from + max) } : {}),
         });
       }
+      case 'comment': {
+        const [status, body] = insertComment(raw, query);
+        return answer(status, body);
+      }
+      case 'deleteComment': {
+        const [status, body] = deleteComment(query);
+        if (status !== 204) return answer(status, body);
+        record.status = 204;
+        res.writeHead(204).end();
+        return;
+      }
       default:
         return answer(404, googleError(404, 'notFound', 'no such route'));
     }
   }
+
+  /**
+   * commentThreads.insert, checked as the Discovery document and the method's error table say:
+   * `part` (required; id, replies, snippet), a CommentThread body with snippet.videoId (and
+   * snippet.channelId, when given, the video's channel) and a non-empty
+   * snippet.topLevelComment.snippet.textOriginal of at most 10,000 characters.
+   */
+  function insertComment(raw: Buffer, query: Record<string, string>): [number, object?] {
+    if (query.part === undefined || query.part === '') return [400, googleError(400, 'required', 'Required parameter: part')];
+    const parts = query.part.split(',');
+    const unknownPart = parts.find((x) => !['id', 'replies', 'snippet'].includes(x));
+    if (unknownPart !== undefined) return [400, googleError(400, 'unknownPart', `'${unknownPart}'`, 'youtube.part')];
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return [400, googleError(400, 'parseError', 'Parse Error')];
+    }
+    const invalid = (message: string): [number, object] => [400, googleError(400, 'invalidCommentThreadMetadata', message, 'youtube.commentThread')];
+    if (!isObject(body) || !isObject(body.snippet)) return invalid('The request metadata is invalid: snippet is required.');
+    const snippet = body.snippet;
+    const videoId = snippet.videoId;
+    if (typeof videoId !== 'string' || videoId === '') {
+      return [400, googleError(400, 'channelOrVideoIdMissing', 'The comment thread must be linked to a video: snippet.videoId is required.', 'youtube.commentThread')];
+    }
+    const top = snippet.topLevelComment;
+    const text = isObject(top) && isObject(top.snippet) ? top.snippet.textOriginal : undefined;
+    if (text !== undefined && typeof text !== 'string') return invalid('snippet.topLevelComment.snippet.textOriginal must be a string.');
+    if (text === undefined || text.trim() === '') {
+      return [400, googleError(400, 'commentTextRequired', 'The comment resource that is being inserted must specify a value for the snippet.topLevelComment.snippet.textOriginal property.', 'youtube.commentThread')];
+    }
+    if ([...text].length > 10_000) return [400, googleError(400, 'commentTextTooLong', 'The comment text is too long.', 'youtube.commentThread')];
+    const v = videos.find((x) => x.id === videoId && !x.deleted);
+    if (!v) return [404, googleError(404, 'videoNotFound', 'The video identified by the videoId parameter could not be found.', 'youtube.commentThread')];
+    if (snippet.channelId !== undefined && snippet.channelId !== channelId) return invalid('snippet.channelId is not the channel of the video.');
+    if (v.commentsDisabled) return [403, googleError(403, 'commentsDisabled', 'The video identified by the videoId parameter has disabled comments.', 'youtube.commentThread')];
+    const c: FakeComment = { id: `Ugz${randomId(20)}4AaABAg`, videoId, text, publishedAt: now(), deleted: false };
+    comments.push(c);
+    return [200, commentThreadJson(c, parts)];
+  }
+
+  /** comments.delete: `id` required; an unknown comment, a deleted one, or one whose video is gone is 404 commentNotFound. */
+  function deleteComment(query: Record<string, string>): [number, object?] {
+    if (query.id === undefined || query.id === '') return [400, googleError(400, 'required', 'Required parameter: id')];
+    const c = comments.find((x) => x.id === query.id && !x.deleted && videos.some((v) => v.id === x.videoId && !v.deleted));
+    if (!c) return [404, googleError(404, 'commentNotFound', 'The comment identified by the id parameter could not be found.', 'youtube.comment')];
+    c.deleted = true;
+    return [204];
+  }
+
+  function commentThreadJson(c: FakeComment, parts: string[]): object {
+    const published = new Date(c.publishedAt).toISOString();
+    return {
+      kind: 'youtube#commentThread', etag: randomId(27), id: c.id,
+      ...(parts.includes('snippet') ? {
+        snippet: {
+          channelId, videoId: c.videoId,
+          topLevelComment: {
+            kind: 'youtube#comment', etag: randomId(27), id: c.id,
+            snippet: {
+              channelId, videoId: c.videoId, textDisplay: c.text, textOriginal: c.text,
+              authorDisplayName: '@fakepolice', authorProfileImageUrl: 'https://yt3.ggpht.com/fake', authorChannelUrl: `http://www.youtube.com/channel/${channelId}`,
+              authorChannelId: { value: channelId }, canRate: true, viewerRating: 'none', likeCount: 0, publishedAt: published, updatedAt: published,
+            },
+          },
+          canReply: true, totalReplyCount: 0, isPublic: true,
+        },
+      } : {}),
+      ...(parts.includes('replies') ? { replies: { comments: [] } } : {}),
+    };
+  }
+
+  const commentsOn = (videoId: string): FakeComment[] =>
+    videos.some((v) => v.id === videoId && !v.deleted) ? comments.filter((c) => c.videoId === videoId && !c.deleted) : [];
 
   function start(raw: Buffer, req: IncomingMessage): FakeSession | string {
     let metadata: FakeSession['metadata'];
@@ -423,6 +561,12 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
       delayMs = ms;
     },
     video: (id) => videos.find((v) => v.id === id),
+    comments,
+    commentsOn,
+    disableComments: (id) => {
+      const v = videos.find((x) => x.id === id);
+      if (v) v.commentsDisabled = true;
+    },
     setViews: (id, views) => {
       const v = videos.find((x) => x.id === id);
       if (v) v.views = views;

@@ -14,13 +14,26 @@ export interface FakePost {
   deleted: boolean;
 }
 
+/** A reply made by `reply` (live: withdrawing it removes it from `replies`). */
+export interface FakeReply {
+  /** The parent post's id. */
+  parent: string;
+  text: string;
+  /** The reply's own id (what `reply` returned as `postId`). */
+  postId: string;
+}
+
 export class FakeNetwork implements Network {
   readonly posts: FakePost[] = [];
   readonly views = new Map<string, number>();
-  calls = { publish: 0, find: 0, reach: 0, withdraw: 0 };
+  /** Live replies, oldest first. */
+  readonly replies: FakeReply[] = [];
+  calls = { publish: 0, find: 0, reach: 0, withdraw: 0, reply: 0 };
   readIds = 0;
-  /** Errors thrown by the next withdraw calls, in order. */
+  /** Errors thrown by the next withdraw calls (of posts or replies), in order. */
   readonly withdrawErrors: Error[] = [];
+  /** Errors thrown by the next reply calls, in order (nothing is replied then). */
+  readonly replyErrors: Error[] = [];
   /** Errors thrown by the next publish calls, in order. */
   readonly publishErrors: NetworkError[] = [];
   /** When set, publish creates the post and then throws this (the answer was lost). */
@@ -72,10 +85,29 @@ export class FakeNetwork implements Network {
     return out;
   }
 
+  /** A reply to a live post; a post that is gone (or never was) is a permanent not_found. */
+  async reply(parent: PublishedPost, text: string): Promise<PublishedPost> {
+    this.calls.reply++;
+    const err = this.replyErrors.shift();
+    if (err) throw err;
+    if (!this.posts.some((p) => p.id === parent.postId && !p.deleted)) {
+      throw new NetworkError({ network: this.name, code: 'not_found', userMessage: 'the post being replied to is gone', permanent: true, status: 404 });
+    }
+    const postId = String(++this.seq);
+    this.replies.push({ parent: parent.postId, text, postId });
+    return { postId, url: `https://x.example/status/${postId}`, createdAt: this.now(), extra: { replyTo: [parent.postId] } };
+  }
+
+  /** Deletes a post, or a reply (`extra.replyTo`); already gone is fine. */
   async withdraw(post: PublishedPost): Promise<void> {
     this.calls.withdraw++;
     const err = this.withdrawErrors.shift();
     if (err) throw err;
+    if (post.extra?.replyTo?.length) {
+      const i = this.replies.findIndex((r) => r.postId === post.postId);
+      if (i >= 0) this.replies.splice(i, 1);
+      return;
+    }
     const p = this.posts.find((x) => x.id === post.postId);
     if (p) p.deleted = true;
   }

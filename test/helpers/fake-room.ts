@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { CardView, Message } from '../../src/core/messages.js';
 import { plain } from '../../src/core/messages.js';
-import type { ChatRoom, MediaProcessor, MessageRef, ProcessedMedia } from '../../src/core/ports.js';
+import type { ChatRoom, MediaProcessor, MessageRef, ProcessedMedia, UploadFile } from '../../src/core/ports.js';
 import { MediaRejected } from '../../src/core/ports.js';
 
 export interface FakeMessage {
@@ -15,6 +15,15 @@ export interface FakeMessage {
   card?: CardView;
   text?: string;
   reactions: Map<string, Set<string>>;
+}
+
+/** Files the bot uploaded in one message. */
+export interface FakeUpload {
+  channel: string;
+  threadTs?: string;
+  files: UploadFile[];
+  /** The comment as plain text (undefined when there was none). */
+  comment?: string;
 }
 
 export class FakeRoom implements ChatRoom {
@@ -92,6 +101,24 @@ export class FakeRoom implements ChatRoom {
 
   async notify(_channel: string, user: string, message: Message): Promise<void> {
     this.notes.push({ user, text: plain(message) });
+  }
+
+  /** Uploads, in order. */
+  readonly uploads: FakeUpload[] = [];
+  /** The next this many uploads fail, as a chat platform's outage would. */
+  failNextUploads = 0;
+
+  async upload(channel: string, threadTs: string | undefined, files: readonly UploadFile[], comment?: Message): Promise<void> {
+    if (this.failNextUploads > 0) {
+      this.failNextUploads--;
+      throw new Error('the chat platform is unavailable');
+    }
+    this.uploads.push({
+      channel,
+      ...(threadTs ? { threadTs } : {}),
+      files: files.map((f) => ({ ...f, bytes: Buffer.from(f.bytes) })),
+      ...(comment ? { comment: plain(comment) } : {}),
+    });
   }
 
   async usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<{ covered: Set<string>; unresolved: string[] }> {

@@ -25,7 +25,7 @@ import { NetworkError, type Logger, type MediaFile, type Network, type PublishRe
 import { plainJpeg, plainPng } from '../helpers/images.js';
 
 /** What the suite does to a network, in the network's own terms on the fake's side. */
-export type NetworkOp = 'account' | 'upload' | 'publish' | 'reach' | 'find' | 'withdraw';
+export type NetworkOp = 'account' | 'upload' | 'publish' | 'reach' | 'find' | 'withdraw' | 'reply';
 
 /** A failure the fake answers the next `op` with, in the network's own wire format. */
 export type ScriptedFailure =
@@ -48,8 +48,13 @@ export interface FakePost {
 
 /** The small, generic handle on a network's fake that the contract needs. */
 export interface FakeNetworkControl {
-  /** Live (not withdrawn) posts, oldest first. */
+  /** Live (not withdrawn) posts, oldest first. Replies made by `reply` are not posts here. */
   publishedPosts(): FakePost[];
+  /**
+   * Live (not withdrawn) replies attached to the post `postId` (X: reply tweets; YouTube,
+   * Flickr, Facebook: comments), oldest first: `id` is what `reply` returned as `postId`.
+   */
+  replies(postId: string): Array<{ id: string; text: string }>;
   setViews(postId: string, views: number): void;
   failNext(op: NetworkOp, failure: ScriptedFailure): void;
   /** The next `op` is rate-limited until now + `seconds`. */
@@ -329,6 +334,78 @@ export function networkContract(name: string, setup: (ctx: ContractContext) => P
         expect(fake.publishedPosts()).toHaveLength(0);
         await network.withdraw(post);
         expect(fake.publishedPosts()).toHaveLength(0);
+      });
+    });
+
+    describe('reply', () => {
+      const thanks = (ref: string) => `Update: found safe \u2014 thank you for sharing. ${ref}`;
+
+      it('replies to a published post: the network holds that text attached to that post', async () => {
+        const parentReq = appeal('Missing: Sam, 15, last seen in Otley.');
+        const parent = await network.publish(parentReq);
+        const text = thanks(parentReq.reference);
+        const reply = await network.reply(parent, text);
+        expect(reply.postId).not.toBe(parent.postId);
+        expect(reply.extra?.['replyTo']).toEqual([parent.postId]);
+        expect(reply.url).toMatch(/^https:\/\//);
+        expect(fake.replies(parent.postId)).toEqual([{ id: reply.postId, text }]);
+        // A reply is not a post of its own.
+        expect(fake.publishedPosts().map((p) => p.id)).toEqual([parent.postId]);
+        expect(opsOf('reply')).toHaveLength(1);
+        // The reply carries the reference too: recovery still finds the post, never the reply.
+        expect((await network.findPublished(parentReq.reference, since()))?.postId).toBe(parent.postId);
+      });
+
+      it('withdraws a reply (the post stays); withdrawing it again is a no-op', async () => {
+        const parentReq = appeal('Appeal to follow up.');
+        const parent = await network.publish(parentReq);
+        const reply = await network.reply(parent, thanks(parentReq.reference));
+        await network.withdraw(reply);
+        expect(fake.replies(parent.postId)).toEqual([]);
+        expect(fake.publishedPosts().map((p) => p.id)).toEqual([parent.postId]);
+        await network.withdraw(reply);
+        expect(fake.replies(parent.postId)).toEqual([]);
+        expect(fake.publishedPosts().map((p) => p.id)).toEqual([parent.postId]);
+      });
+
+      it('a permanent refusal ("invalid", "auth") is a permanent NetworkError, not repeated, no secret in it', async () => {
+        const parentReq = appeal('Appeal whose follow-up is refused.');
+        const parent = await network.publish(parentReq);
+        for (const [kind, code] of [['invalid', 'invalid'], ['auth', 'auth']] as const) {
+          const before = opsOf('reply').length;
+          fake.failNext('reply', { kind });
+          const err = await rejection(network.reply(parent, thanks(parentReq.reference)));
+          expect(err.code).toBe(code);
+          expect(err.permanent).toBe(true);
+          expect(err.ambiguous).toBe(false);
+          expectNoSecrets(err);
+          expect(opsOf('reply').length - before).toBe(1);
+        }
+        expect(fake.replies(parent.postId)).toEqual([]);
+      });
+
+      it('5xx on the reply, which did go through: never replies twice (finds it, or throws ambiguous)', async () => {
+        const parentReq = appeal('Appeal with a flaky follow-up.');
+        const parent = await network.publish(parentReq);
+        const text = thanks(parentReq.reference);
+        fake.failNext('reply', { kind: 'server', status: 500, commit: true });
+        let result: { postId: string } | NetworkError;
+        try {
+          result = await network.reply(parent, text);
+        } catch (err) {
+          expect(err).toBeInstanceOf(NetworkError);
+          result = err as NetworkError;
+        }
+        expect(opsOf('reply')).toHaveLength(1);
+        const held = fake.replies(parent.postId);
+        expect(held.map((r) => r.text)).toEqual([text]);
+        if (result instanceof NetworkError) {
+          expect(result.ambiguous).toBe(true);
+          expect(result.permanent).toBe(false);
+          expectNoSecrets(result);
+        } else {
+          expect(result.postId).toBe(held[0]!.id);
+        }
       });
     });
 

@@ -19,13 +19,14 @@ function config(fake: FakeFacebook): FacebookConfig {
 }
 
 const OP_ROUTE: Record<NetworkOp, FacebookRoute> = {
-  account: 'posts', upload: 'photos', publish: 'feed', reach: 'read', find: 'posts', withdraw: 'delete',
+  account: 'posts', upload: 'photos', publish: 'feed', reach: 'read', find: 'posts', withdraw: 'delete', reply: 'comments',
 };
 
 /** The contract's generic handle on the fake Graph API. */
 export function facebookControl(fake: FakeFacebook): FakeNetworkControl {
   return {
     publishedPosts: () => fake.livePosts().map((p) => ({ id: p.id, text: p.message, media: fake.photoBytes(p.id) })),
+    replies: (postId) => fake.commentsOn(postId).map((c) => ({ id: c.id, text: c.message })),
     setViews: (id, n) => fake.setViews(id, n),
     failNext: (op: NetworkOp, f: ScriptedFailure) => {
       const route = OP_ROUTE[op];
@@ -38,7 +39,8 @@ export function facebookControl(fake: FakeFacebook): FakeNetworkControl {
     // fractional number of minutes (see the report: the contract's 30 s window).
     rateLimitNext: (op, seconds) => fake.rateLimitNext(OP_ROUTE[op], { minutes: seconds / 60, status: 429, code: 80001 }),
     ops: () => fake.requests.filter((r) => r.route).map((r) => ({
-      op: r.route === 'photos' ? (r.fields.published === 'false' ? 'upload' : 'publish') : r.route === 'feed' ? 'publish' : r.route === 'posts' ? 'find' : r.route === 'read' ? 'reach' : 'withdraw',
+      op: r.route === 'photos' ? (r.fields.published === 'false' ? 'upload' : 'publish') : r.route === 'feed' ? 'publish' : r.route === 'posts' ? 'find'
+        : r.route === 'read' ? 'reach' : r.route === 'comments' ? 'reply' : 'withdraw',
       status: r.status,
     })),
     close: () => fake.close(),
@@ -246,6 +248,103 @@ describe('Facebook adapter', () => {
     expect(fake.requestsTo('delete').map((r) => r.status)).toEqual([400, 400]);
     expect((await rejection(fb.withdraw({ postId: '../me/feed', url: '' }))).code).toBe('invalid');
     expect(fake.requestsTo('delete')).toHaveLength(2);
+  });
+
+  describe('reply', () => {
+    const thanks = (ref: string) => `Update: found safe \u2014 thank you for sharing.\n\n${ref}`;
+
+    it('the Page comments on the post: POST /{post-id}/comments with the message, the token in the form', async () => {
+      const { fb, fake } = await setup();
+      const req = appeal('Missing: Sam, 15.');
+      const post = await fb.publish(req);
+      const reply = await fb.reply(post, thanks(req.reference));
+      const [comment] = fake.commentsOn(post.postId);
+      expect(fake.commentsOn(post.postId)).toHaveLength(1);
+      expect(comment).toMatchObject({ id: reply.postId, message: thanks(req.reference), fromPageId: PAGE_ID });
+      expect(reply).toEqual({ postId: comment!.id, url: `https://www.facebook.com/${comment!.id}`, extra: { replyTo: [post.postId] } });
+      const [sent] = fake.requestsTo('comments');
+      expect(sent).toMatchObject({ method: 'POST', path: `/v25.0/${post.postId}/comments`, fields: { message: thanks(req.reference) }, query: {}, tokenVia: 'form', status: 200 });
+      // Not a post of its own: the Page still has one post, and recovery finds that one.
+      expect(fake.livePosts().map((p) => p.id)).toEqual([post.postId]);
+      expect((await fb.findPublished(req.reference, Date.now() - 60_000))?.postId).toBe(post.postId);
+    });
+
+    it('on a one-image post the comment goes on the post (post_id), not on the photo', async () => {
+      const { fb, fake } = await setup();
+      const req = appeal('One still.');
+      const post = await fb.publish({ ...req, media: [mediaFile(await plainJpeg(), 'image/jpeg', 'one.jpg')] });
+      await fb.reply(post, thanks(req.reference));
+      expect(fake.commentsOn(post.postId)).toHaveLength(1);
+      expect(fake.commentsOn(post.extra!.photos![0]!)).toEqual([]);
+    });
+
+    it('a lost answer (Facebook took the comment): ambiguous, never commented twice', async () => {
+      const { fb, fake } = await setup({}, { timeoutMs: 300 });
+      const req = appeal('Appeal whose follow-up answer is lost.');
+      const post = await fb.publish(req);
+      const arrived = fake.hangNext('comments', { commit: true });
+      const replying = fb.reply(post, thanks(req.reference));
+      await arrived;
+      const err = await rejection(replying);
+      expect(err).toMatchObject({ code: 'unavailable', ambiguous: true, permanent: false });
+      expect(fake.commentsOn(post.postId)).toHaveLength(1);
+      expect(fake.requestsTo('comments')).toHaveLength(1);
+    });
+
+    it('5xx on the comment, taken or not: ambiguous, not repeated; a throttle is waited out and sent once', async () => {
+      const { fb, fake, sleeps } = await setup();
+      const req = appeal('Appeal with a flaky follow-up.');
+      const post = await fb.publish(req);
+      fake.failNext('comments', { status: 503 });
+      expect(await rejection(fb.reply(post, thanks(req.reference)))).toMatchObject({ ambiguous: true, status: 503 });
+      expect(fake.commentsOn(post.postId)).toEqual([]);
+      expect(sleeps).toEqual([]);
+      fake.rateLimitNext('comments', { minutes: 1, code: 32 });
+      const reply = await fb.reply(post, thanks(req.reference));
+      expect(fake.commentsOn(post.postId).map((c) => c.id)).toEqual([reply.postId]);
+      expect(fake.requestsTo('comments').map((r) => r.status)).toEqual([503, 400, 200]);
+      expect(sleeps[0]).toBeGreaterThanOrEqual(60_000);
+    });
+
+    it('a post that is gone → not_found; no permission → names pages_manage_engagement; bad id or blank text refused unsent', async () => {
+      const { fb, fake } = await setup();
+      const req = appeal('Appeal whose follow-up is refused.');
+      const post = await fb.publish(req);
+      fake.failNext('comments', { code: 200, message: '(#200) Permissions error' });
+      const denied = await rejection(fb.reply(post, 'Found safe.'));
+      expect(denied).toMatchObject({ code: 'forbidden', permanent: true });
+      expect(denied.userMessage).toMatch(/"pages_manage_engagement"/);
+      await fb.withdraw(post);
+      expect(await rejection(fb.reply(post, 'Found safe.'))).toMatchObject({ code: 'not_found', permanent: true, ambiguous: false });
+      expect(fake.requestsTo('comments').map((r) => r.status)).toEqual([400, 400]);
+      expect((await rejection(fb.reply({ postId: '../me/feed', url: '' }, 'Found safe.'))).code).toBe('invalid');
+      expect((await rejection(fb.reply(post, ' \n'))).code).toBe('invalid');
+      expect(fake.requestsTo('comments')).toHaveLength(2);
+    });
+
+    it('withdraw of a reply: DELETE /{comment-id} (Bearer), the post stays; 100/33 and 404 count as done', async () => {
+      const { fb, fake } = await setup();
+      const req = appeal('Appeal to follow up.');
+      const post = await fb.publish(req);
+      const reply = await fb.reply(post, thanks(req.reference));
+      await fb.withdraw(reply);
+      const [del] = fake.requestsTo('delete');
+      expect(del).toMatchObject({ method: 'DELETE', path: `/v25.0/${reply.postId}`, tokenVia: 'header', status: 200 });
+      expect(fake.deleted).toEqual([reply.postId]);
+      expect(fake.commentsOn(post.postId)).toEqual([]);
+      expect(fake.livePosts().map((p) => p.id)).toEqual([post.postId]);
+      await fb.withdraw(reply); // 100/33
+      fake.failNext('delete', { status: 404, code: 100, message: 'Not found' });
+      await fb.withdraw(reply);
+      expect(fake.requestsTo('delete').map((r) => r.status)).toEqual([200, 400, 404]);
+      // Deleting the post takes its comments with it: withdrawing a reply afterwards is a no-op.
+      const again = await fb.reply(post, thanks(req.reference));
+      await fb.withdraw(post);
+      expect(fake.commentsOn(post.postId)).toEqual([]);
+      await fb.withdraw(again);
+      expect(fake.requestsTo('delete').at(-1)!.status).toBe(400);
+      expect((await rejection(fb.withdraw({ postId: '../x', url: '', extra: { replyTo: [post.postId] } }))).code).toBe('invalid');
+    });
   });
 
   it('refuses non-images and images over 10 MB before sending anything; more than 50 ids in reach', async () => {

@@ -33,7 +33,8 @@ function opOf(r: FakeFlickrRequest): NetworkOp | undefined {
     case 'flickr.people.getPhotos': return wantsViews(r.params) ? 'reach' : 'find';
     case 'flickr.photosets.getPhotos': return wantsViews(r.params) ? 'reach' : 'withdraw';
     case 'flickr.photosets.getList': return 'find';
-    case 'flickr.photos.delete': case 'flickr.photosets.delete': return 'withdraw';
+    case 'flickr.photos.delete': case 'flickr.photosets.delete': case 'flickr.photos.comments.deleteComment': return 'withdraw';
+    case 'flickr.photos.comments.addComment': return 'reply';
     default: return undefined;
   }
 }
@@ -45,6 +46,7 @@ const OP_ROUTE: Record<NetworkOp, { route: FlickrRoute; when?: (p: Record<string
   reach: { route: 'flickr.people.getPhotos', when: wantsViews },
   find: { route: 'flickr.people.getPhotos', when: (p) => !wantsViews(p) },
   withdraw: { route: 'flickr.photos.delete' },
+  reply: { route: 'flickr.photos.comments.addComment' },
 };
 
 /** The contract's generic handle on the fake Flickr: an album is one post (id "set:<id>"), a photo outside any album another. */
@@ -58,6 +60,12 @@ export function flickrControl(fake: FakeFlickr): FakeNetworkControl {
         ...fake.livePhotos().filter((p) => !inSets.has(p.id)).map((p) => ({ id: p.id, text: p.description, media: [p.bytes], at: p.uploadedAt })),
       ];
       return posts.sort((a, b) => a.at - b.at).map(({ at: _at, ...p }) => p);
+    },
+    // A reply is a comment on one of the post's photos (the adapter picks the album's first).
+    replies: (postId) => {
+      const set = /^set:(.+)$/.exec(postId)?.[1];
+      const photos = set ? (fake.photoset(set)?.photoIds ?? []) : [postId];
+      return photos.flatMap((id) => fake.commentsOn(id)).sort((a, b) => a.createdAt - b.createdAt).map((c) => ({ id: c.id, text: c.text }));
     },
     setViews: (id, n) => {
       const set = /^set:(.+)$/.exec(id)?.[1];
@@ -288,6 +296,118 @@ describe('Flickr adapter', () => {
     expect(fake.requestsTo('flickr.photos.delete')[0]!.errorCode).toBe(1);
     await flickr.withdraw({ postId: 'set:72177720399999999', url: '' });
     expect((await rejection(flickr.withdraw({ postId: '../me', url: '' }))).code).toBe('invalid');
+  });
+
+  describe('reply', () => {
+    const thanks = (ref: string) => `Update: found safe \u2014 thank you for sharing.\n\n${ref}`;
+
+    it('comments on the album\'s first photo: a signed POST of photo_id and comment_text; the url is the comment\'s permalink', async () => {
+      const { flickr, fake } = await setup();
+      const req = await appeal('Three stills.', [await png(10, 10), await png(11, 10), await png(12, 10)]);
+      const post = await flickr.publish(req);
+      const [first, ...others] = fake.livePhotosets()[0]!.photoIds;
+      const reply = await flickr.reply(post, thanks(req.reference));
+      const [comment] = fake.commentsOn(first!);
+      expect(fake.commentsOn(first!)).toHaveLength(1);
+      expect(others.flatMap((id) => fake.commentsOn(id))).toEqual([]);
+      expect(comment!.text).toBe(thanks(req.reference)); // line breaks and the dash intact: the signature matched
+      expect(reply).toEqual({
+        postId: comment!.id,
+        url: `https://www.flickr.com/photos/${fake.nsid}/${first}/#comment${comment!.id.split('-').at(-1)}`,
+        extra: { replyTo: [post.postId], photo: [first] },
+      });
+      const [sent] = fake.requestsTo('flickr.photos.comments.addComment');
+      expect(sent).toMatchObject({ httpMethod: 'POST', status: 200, params: { photo_id: first, comment_text: thanks(req.reference), oauth_signature_method: 'HMAC-SHA1' } });
+      expect(sent!.authError).toBeUndefined();
+      expect(sent!.errorCode).toBeUndefined();
+    });
+
+    it('a single photo is commented on itself; where Flickr answers only the id, the url is the photo page', async () => {
+      const { flickr, fake } = await setup();
+      fake.commentAnswer = 'id-only';
+      const req = await appeal('One still.');
+      const post = await flickr.publish(req);
+      const reply = await flickr.reply(post, thanks(req.reference));
+      expect(fake.commentsOn(post.postId).map((c) => c.id)).toEqual([reply.postId]);
+      expect(reply.url).toBe(`https://www.flickr.com/photos/${fake.nsid}/${post.postId}`);
+      expect(reply.extra).toEqual({ replyTo: [post.postId], photo: [post.postId] });
+    });
+
+    it('an album known only by its id (no extra.photos): reads the album for its first photo', async () => {
+      const { flickr, fake } = await setup();
+      const req = await appeal('Two stills.', [await png(10, 10), await png(11, 10)]);
+      const post = await flickr.publish(req);
+      const first = fake.livePhotosets()[0]!.photoIds[0]!;
+      const reply = await flickr.reply({ postId: post.postId, url: post.url }, thanks(req.reference));
+      expect(reply.extra?.photo).toEqual([first]);
+      expect(fake.commentsOn(first)).toHaveLength(1);
+      expect(fake.requestsTo('flickr.photosets.getPhotos').at(-1)!.params).toMatchObject({ photoset_id: post.postId.slice(4), user_id: fake.nsid });
+      // An album that is gone: not_found, and nothing is commented.
+      const err = await rejection(flickr.reply({ postId: 'set:72177720399999999', url: '' }, 'Found safe.'));
+      expect(err).toMatchObject({ code: 'not_found', permanent: true });
+    });
+
+    it('a lost answer (Flickr took the comment): ambiguous, never commented twice', async () => {
+      const { flickr, fake } = await setup({}, { timeoutMs: 300 });
+      const req = await appeal('Appeal whose follow-up answer is lost.');
+      const post = await flickr.publish(req);
+      const arrived = fake.hangNext('flickr.photos.comments.addComment', { commit: true });
+      const replying = flickr.reply(post, thanks(req.reference));
+      await arrived;
+      const err = await rejection(replying);
+      expect(err).toMatchObject({ code: 'unavailable', ambiguous: true, permanent: false });
+      expect(fake.commentsOn(post.postId)).toHaveLength(1);
+      expect(fake.requestsTo('flickr.photos.comments.addComment')).toHaveLength(1);
+    });
+
+    it('5xx or 105 on the comment: ambiguous, not repeated (even when Flickr did not take it)', async () => {
+      const { flickr, fake, sleeps } = await setup();
+      const req = await appeal('Appeal with a flaky follow-up.');
+      const post = await flickr.publish(req);
+      fake.failNext('flickr.photos.comments.addComment', { status: 502 });
+      expect(await rejection(flickr.reply(post, thanks(req.reference)))).toMatchObject({ ambiguous: true, status: 502 });
+      fake.failNext('flickr.photos.comments.addComment', { code: 105, message: 'Service currently unavailable' });
+      expect(await rejection(flickr.reply(post, thanks(req.reference)))).toMatchObject({ ambiguous: true });
+      expect(fake.requestsTo('flickr.photos.comments.addComment')).toHaveLength(2);
+      expect(fake.commentsOn(post.postId)).toEqual([]);
+      expect(sleeps).toEqual([]);
+    });
+
+    it('Flickr\'s addComment codes: 1 photo gone → not_found, 9 too fast → rate_limited (not permanent), 99 → forbidden; blank text is refused unsent', async () => {
+      const { flickr, fake } = await setup();
+      const req = await appeal('Appeal whose follow-up is refused.');
+      const post = await flickr.publish(req);
+      fake.failNext('flickr.photos.comments.addComment', { code: 9, message: 'User is posting comments too fast.' });
+      expect(await rejection(flickr.reply(post, 'Found safe.'))).toMatchObject({ code: 'rate_limited', permanent: false, ambiguous: false });
+      fake.perms = 'read';
+      expect((await rejection(flickr.reply(post, 'Found safe.'))).code).toBe('forbidden');
+      fake.perms = 'delete';
+      const sent = fake.requests.length;
+      expect((await rejection(flickr.reply(post, '  \n '))).code).toBe('invalid');
+      expect(fake.requests).toHaveLength(sent);
+      await flickr.withdraw(post);
+      const err = await rejection(flickr.reply(post, 'Found safe.'));
+      expect(err).toMatchObject({ code: 'not_found', permanent: true });
+      expect(err.userMessage).toMatch(/no longer on Flickr/);
+    });
+
+    it('withdraw of a reply deletes the comment only; a comment or photo already gone counts as done', async () => {
+      const { flickr, fake } = await setup();
+      const req = await appeal('Appeal to follow up.');
+      const post = await flickr.publish(req);
+      const reply = await flickr.reply(post, thanks(req.reference));
+      await flickr.withdraw(reply);
+      expect(fake.requestsTo('flickr.photos.comments.deleteComment').map((r) => [r.httpMethod, r.params.comment_id, r.status])).toEqual([['POST', reply.postId, 200]]);
+      expect(fake.commentsOn(post.postId)).toEqual([]);
+      expect(fake.livePhotos().map((p) => p.id)).toEqual([post.postId]);
+      expect(fake.requestsTo('flickr.photos.delete')).toHaveLength(0);
+      await flickr.withdraw(reply); // 2 Comment not found
+      const again = await flickr.reply(post, thanks(req.reference));
+      await flickr.withdraw(post);
+      await flickr.withdraw(again); // 1 Photo not found (the photo went with the post)
+      expect(fake.requestsTo('flickr.photos.comments.deleteComment').map((r) => r.errorCode)).toEqual([undefined, 2, 1]);
+      expect((await rejection(flickr.withdraw({ postId: '../me', url: '', extra: { replyTo: [post.postId] } }))).code).toBe('invalid');
+    });
   });
 
   it('no Network method leaks a secret through an error, whatever Flickr answers', async () => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { XConfig } from '../../src/config.js';
 import { NetworkError, type Network } from '../../src/core/ports.js';
 import { createX, type XDeps } from '../../src/platforms/x/index.js';
-import { DUPLICATE_DETAIL, startFakeX, type FakeX, type FakeXOptions, type XRoute } from '../fakes/x.js';
+import { DUPLICATE_DETAIL, REPLY_TO_DELETED_DETAIL, startFakeX, type FakeX, type FakeXOptions, type XRoute } from '../fakes/x.js';
 import { plainPng } from '../helpers/images.js';
 import { captureLogger, freshReference, mediaFile, networkContract, rejection, request, type FakeNetworkControl, type NetworkOp, type ScriptedFailure } from './contract.js';
 
@@ -25,16 +25,18 @@ function config(fake: FakeX, overrides: Partial<XConfig> = {}): XConfig {
 
 const ROUTE_OP: Record<XRoute, NetworkOp> = {
   me: 'account', mediaInit: 'upload', mediaAppend: 'upload', mediaFinalize: 'upload', mediaStatus: 'upload', mediaUpload: 'upload',
-  createPost: 'publish', lookup: 'reach', delete: 'withdraw', timeline: 'find',
+  createPost: 'publish', reply: 'reply', lookup: 'reach', delete: 'withdraw', timeline: 'find',
 };
 const OP_ROUTE: Record<NetworkOp, XRoute> = {
-  account: 'me', upload: 'mediaAppend', publish: 'createPost', reach: 'lookup', find: 'timeline', withdraw: 'delete',
+  account: 'me', upload: 'mediaAppend', publish: 'createPost', reach: 'lookup', find: 'timeline', withdraw: 'delete', reply: 'reply',
 };
 
 /** The contract's generic handle on the fake X. */
 export function xControl(fake: FakeX): FakeNetworkControl {
   return {
-    publishedPosts: () => fake.livePosts().map((p) => ({ id: p.id, text: p.text, media: p.mediaIds.map((id) => fake.mediaById(id)!.bytes) })),
+    publishedPosts: () => fake.livePosts().filter((p) => p.inReplyTo === undefined)
+      .map((p) => ({ id: p.id, text: p.text, media: p.mediaIds.map((id) => fake.mediaById(id)!.bytes) })),
+    replies: (postId) => fake.replies(postId).map((p) => ({ id: p.id, text: p.text })),
     setViews: (id, n) => fake.setImpressions(id, n),
     failNext: (op: NetworkOp, f: ScriptedFailure) => {
       const route = OP_ROUTE[op];
@@ -320,6 +322,120 @@ describe('X adapter', () => {
     const network: Network = x;
     await network.reach(['1500000000000000002']);
     expect(f.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /2/tweets']);
+  });
+});
+
+describe('X adapter: replies', () => {
+  const fakes: FakeX[] = [];
+  afterEach(async () => {
+    for (const f of fakes.splice(0)) await f.close();
+  });
+
+  async function setup(opts: FakeXOptions = {}, deps: Partial<XDeps> = {}) {
+    const fake = await startFakeX({ ...CREDS, ...opts });
+    fakes.push(fake);
+    const logger = captureLogger();
+    const sleeps: number[] = [];
+    const x = createX(config(fake), { logger, sleep: async (ms) => { sleeps.push(ms); }, ...deps });
+    const ref = freshReference();
+    const parent = await x.publish(request(`Missing: Jo, 12, last seen in Ilkley. Call 101.\n\n${ref}`, ref));
+    return { fake, x, logger, sleeps, parent, ref };
+  }
+
+  it('replies with POST /2/tweets {text, reply:{in_reply_to_tweet_id}}, linked like a post; withdraw deletes just the reply', async () => {
+    const { fake, x, parent, ref } = await setup();
+    const text = `Jo has been found safe. Thank you for sharing. ${ref}`;
+    const reply = await x.reply(parent, text);
+    expect(fake.requestsTo('reply').map((r) => r.body)).toEqual([{ text, reply: { in_reply_to_tweet_id: parent.postId } }]);
+    expect(reply).toEqual({ postId: expect.stringMatching(/^\d+$/), url: `https://x.com/${fake.user.username}/status/${reply.postId}`, extra: { replyTo: [parent.postId] } });
+    expect(fake.post(reply.postId)).toMatchObject({ inReplyTo: parent.postId, sentText: text });
+    expect(fake.post(parent.postId)!.metrics.reply_count).toBe(1);
+    expect(fake.createCalls).toBe(1);
+    expect(fake.replyCalls).toBe(1);
+
+    await x.withdraw(reply);
+    expect(fake.requestsTo('delete').map((r) => r.path)).toEqual([`/2/tweets/${reply.postId}`]);
+    expect(fake.replies(parent.postId)).toEqual([]);
+    expect(fake.post(parent.postId)!.deleted).toBe(false);
+    expect(fake.post(parent.postId)!.metrics.reply_count).toBe(0);
+    await x.withdraw(reply); // 404: already gone
+    expect(fake.requestsTo('delete').map((r) => r.status)).toEqual([200, 404]);
+  });
+
+  it('a reply whose answer never came (X took it, links rewritten to t.co): found among the replies, not sent again', async () => {
+    const { fake, x, parent } = await setup({}, { timeoutMs: 300 });
+    const text = 'Found safe. Details: https://police.example/news/42 & thanks to all who shared.';
+    const arrived = fake.hangNext('reply', { commit: true });
+    const replying = x.reply(parent, text);
+    await arrived;
+    const reply = await replying;
+    expect(fake.replies(parent.postId).map((p) => p.id)).toEqual([reply.postId]);
+    expect(fake.post(reply.postId)!.text).toMatch(/https:\/\/t\.co\//);
+    expect(reply.extra).toEqual({ replyTo: [parent.postId] });
+    expect(reply.createdAt).toBe(fake.post(reply.postId)!.createdAt);
+    expect(fake.replyCalls).toBe(1);
+    // It looked at the account's posts including replies (findPublished leaves replies out).
+    expect(fake.requestsTo('timeline').at(-1)!.query).toMatchObject({ exclude: 'retweets', 'tweet.fields': 'created_at,referenced_tweets' });
+  });
+
+  it('a reply X did not take (503, not on the account): ambiguous, never sent twice', async () => {
+    const { fake, x, parent, ref } = await setup();
+    fake.failNext('reply', { status: 503 });
+    const err = await rejection(x.reply(parent, `Found safe. ${ref}`));
+    expect(err).toMatchObject({ code: 'unavailable', ambiguous: true, permanent: false, status: 503 });
+    expect(err.userMessage).toMatch(/look at the X account before replying again/);
+    expect(fake.replyCalls).toBe(1);
+    expect(fake.replies(parent.postId)).toEqual([]);
+  });
+
+  it('when the reply may exist and checking fails too: ambiguous, and it says to look first', async () => {
+    const { fake, x, parent } = await setup({}, { maxAttempts: 2 });
+    fake.failNext('reply', { status: 500, commit: true });
+    fake.failNext('timeline', { status: 503, times: 5 });
+    const err = await rejection(x.reply(parent, 'Found safe.'));
+    expect(err).toMatchObject({ code: 'unavailable', ambiguous: true, status: 500 });
+    expect(err.userMessage).toMatch(/checking the account failed too/);
+    expect(fake.replyCalls).toBe(1);
+  });
+
+  it('replying again after an unconfirmed try: X says duplicate, the earlier reply is ours, so it is returned', async () => {
+    const { fake, x, parent } = await setup();
+    const first = await x.reply(parent, 'Found safe, thank you.');
+    const again = await x.reply(parent, 'Found safe, thank you.');
+    expect(again.postId).toBe(first.postId);
+    expect(fake.replyCalls).toBe(2);
+    expect(fake.replies(parent.postId)).toHaveLength(1);
+    // The same words as another post of ours (not a reply to this one) stay a duplicate.
+    const other = await x.publish(request('Another appeal. Ref 22222X', 'Ref 22222X'));
+    const err = await rejection(x.reply(other, 'Found safe, thank you.'));
+    expect(err).toMatchObject({ code: 'duplicate', permanent: true });
+  });
+
+  it('replying to a deleted post: not_found, permanent, asked once', async () => {
+    const { fake, x, parent } = await setup();
+    await x.withdraw(parent);
+    const err = await rejection(x.reply(parent, 'Found safe.'));
+    expect(err).toMatchObject({ code: 'not_found', permanent: true, status: 403 });
+    expect(fake.requestsTo('reply').map((r) => r.status)).toEqual([403]);
+    expect(fake.requests.at(-1)!.route).toBe('reply');
+    expect(REPLY_TO_DELETED_DETAIL).toMatch(/deleted or not visible/);
+  });
+
+  it('refuses a parent that is not an X id, or an empty text, before sending anything', async () => {
+    const { fake, x, parent } = await setup();
+    const before = fake.requests.length;
+    expect((await rejection(x.reply({ postId: '../users/me', url: '' }, 'Found safe.'))).code).toBe('invalid');
+    expect((await rejection(x.reply(parent, '   '))).code).toBe('invalid');
+    expect(fake.requests).toHaveLength(before);
+  });
+
+  it('waits out a rate limit on the reply, then replies once', async () => {
+    const { fake, x, parent, sleeps } = await setup();
+    fake.rateLimitNext('reply', { resetInSeconds: 20 });
+    const reply = await x.reply(parent, 'Found safe after a wait.');
+    expect(fake.requestsTo('reply').map((r) => r.status)).toEqual([429, 201]);
+    expect(fake.replies(parent.postId).map((p) => p.id)).toEqual([reply.postId]);
+    expect(Math.max(...sleeps)).toBeGreaterThanOrEqual(18_000);
   });
 });
 

@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { YouTubeConfig } from '../../src/config.js';
 import { createYouTube, pacificMidnightAfter, type YouTubeDeps } from '../../src/platforms/youtube/index.js';
-import { startFakeYouTube, type FakeYouTube, type YouTubeRoute } from '../fakes/youtube.js';
+import { FAKE_YOUTUBE_SCOPES, startFakeYouTube, YOUTUBE_FORCE_SSL_SCOPE, type FakeYouTube, type FakeYouTubeOptions, type YouTubeRoute } from '../fakes/youtube.js';
 import { tinyMp4 } from '../helpers/video.js';
 import { captureLogger, freshReference, mediaFile, networkContract, rejection, request, type FakeNetworkControl, type NetworkOp } from './contract.js';
 
@@ -24,22 +24,28 @@ function config(fake: FakeYouTube, overrides: Partial<YouTubeConfig> = {}): YouT
 const ROUTE_OP: Record<YouTubeRoute, NetworkOp> = {
   token: 'account', channels: 'find', playlistItems: 'find', videosSnippet: 'find', insertStatus: 'find',
   insertStart: 'upload', insertChunk: 'upload', insertFinal: 'publish', videosStats: 'reach', videosDelete: 'withdraw',
+  comment: 'reply', deleteComment: 'withdraw',
 };
 const OP_ROUTE: Record<NetworkOp, YouTubeRoute> = {
   account: 'token', upload: 'insertStart', publish: 'insertFinal', reach: 'videosStats', find: 'playlistItems', withdraw: 'videosDelete',
+  reply: 'comment',
 };
 
 /** The contract's generic handle on the fake YouTube. "find" includes asking an upload session how far it got. */
 export function youtubeControl(fake: FakeYouTube): FakeNetworkControl {
   return {
     publishedPosts: () => fake.liveVideos().map((v) => ({ id: v.id, text: v.description, media: [v.bytes] })),
+    replies: (videoId) => fake.commentsOn(videoId).map((c) => ({ id: c.id, text: c.text })),
     setViews: (id, n) => fake.setViews(id, n),
     failNext: (op, f) => {
       const route = OP_ROUTE[op];
       if (f.kind === 'server') fake.failNext(route, { status: f.status ?? 503, times: f.times ?? 1, commit: f.commit ?? false });
       if (f.kind === 'auth') fake.failNext(route, { status: 401, reason: 'authError', message: 'Invalid Credentials' });
       if (f.kind === 'duplicate') fake.failNext(route, { status: 409, reason: 'duplicate', message: 'The video already exists.' });
-      if (f.kind === 'invalid') fake.failNext(route, { status: 400, reason: 'invalidTitle', domain: 'youtube.video', message: 'The request metadata specifies an invalid video title.' });
+      if (f.kind === 'invalid') {
+        if (route === 'comment') fake.failNext(route, { status: 400, reason: 'invalidCommentThreadMetadata', domain: 'youtube.commentThread', message: 'The request metadata is invalid.' });
+        else fake.failNext(route, { status: 400, reason: 'invalidTitle', domain: 'youtube.video', message: 'The request metadata specifies an invalid video title.' });
+      }
     },
     rateLimitNext: (op, seconds) => fake.rateLimitNext(OP_ROUTE[op], seconds),
     ops: () => fake.requests.filter((r) => r.route).map((r) => ({ op: ROUTE_OP[r.route!], status: r.status })),
@@ -182,6 +188,16 @@ describe('YouTube adapter', () => {
     expectNoSecrets(errors, logger.lines);
   });
 
+  it('a googleapis call that times out is a sanitised NetworkError (no Gaxios error, no token), repeated for reads', async () => {
+    const { yt, fake, logger, sleeps } = await setup({ timeoutMs: 150, maxAttempts: 2 });
+    fake.setDelay(400);
+    const err = await rejection(yt.reach(['AAAAAAAAAAA']));
+    expect(err).toMatchObject({ code: 'unavailable', ambiguous: false, permanent: false });
+    expect(err.userMessage).toMatch(/no answer in time/);
+    expect(sleeps).toHaveLength(1); // backed off once between the two tries
+    expectNoSecrets(err, logger.lines);
+  });
+
   it('400 uploadLimitExceeded is rate_limited in plain words, not retried', async () => {
     const { yt, fake } = await setup();
     fake.failNext('insertStart', { status: 400, reason: 'uploadLimitExceeded', domain: 'youtube.video', message: 'The user has exceeded the number of videos they may upload.' });
@@ -230,5 +246,124 @@ describe('YouTube adapter', () => {
     expect((await yt.findPublished(req.reference, Date.now() - 60_000))?.postId).toBe(post.postId);
     expect(fake.requestsTo('playlistItems')[0]!.query).toMatchObject({ part: 'snippet', maxResults: '50', playlistId: fake.uploadsPlaylistId });
     expect(fake.requestsTo('videosSnippet')).toHaveLength(1);
+  });
+});
+
+describe('YouTube adapter: replies (comments)', () => {
+  const fakes: FakeYouTube[] = [];
+  afterEach(async () => {
+    for (const f of fakes.splice(0)) await f.close();
+  });
+
+  async function setup(deps: Partial<YouTubeDeps> = {}, fakeOpts: Partial<FakeYouTubeOptions> = {}) {
+    const fake = await startFakeYouTube({ ...CREDS, ...fakeOpts });
+    fakes.push(fake);
+    const logger = captureLogger();
+    const sleeps: number[] = [];
+    const yt = createYouTube(config(fake), { logger, sleep: async (ms) => { sleeps.push(ms); }, ...deps });
+    const ref = freshReference();
+    const parent = await yt.publish({ ...request(`Missing: Jo, 12. Call 101.\n\n${ref}`, ref, await sampleVideo()), title: 'Missing: Jo' });
+    return { fake, yt, logger, sleeps, parent, ref };
+  }
+
+  it('comments with commentThreads.insert?part=snippet at the configured root; the link points at the comment', async () => {
+    const { fake, yt, parent, ref, logger } = await setup();
+    const text = `Jo has been found safe \u2014 thank you for sharing. ${ref}`;
+    const reply = await yt.reply(parent, text);
+    const [req] = fake.requestsTo('comment');
+    expect(req).toMatchObject({ method: 'POST', path: '/youtube/v3/commentThreads', query: { part: 'snippet' }, status: 200 });
+    const [c] = fake.commentsOn(parent.postId);
+    expect(c).toMatchObject({ videoId: parent.postId, text });
+    expect(reply).toEqual({
+      postId: c!.id, url: `https://www.youtube.com/watch?v=${parent.postId}&lc=${c!.id}`, createdAt: c!.publishedAt, extra: { replyTo: [parent.postId] },
+    });
+    expect(logger.lines.some((l) => l.msg === `POST ${fake.url}/youtube/v3/commentThreads?part=snippet - 200`)).toBe(true);
+    // Counted on the video, like YouTube.
+    await yt.reach([parent.postId]);
+    expect(fake.video(parent.postId)).toBeDefined();
+  });
+
+  it('withdraws a comment with comments.delete?id= (204), then 404 commentNotFound counts as done; the video stays', async () => {
+    const { fake, yt, parent } = await setup();
+    const reply = await yt.reply(parent, 'Found safe.');
+    await yt.withdraw(reply);
+    await yt.withdraw(reply);
+    expect(fake.requestsTo('deleteComment').map((r) => [r.method, r.path, r.query.id, r.status])).toEqual([
+      ['DELETE', '/youtube/v3/comments', reply.postId, 204], ['DELETE', '/youtube/v3/comments', reply.postId, 404],
+    ]);
+    expect(fake.requestsTo('videosDelete')).toHaveLength(0);
+    expect(fake.liveVideos().map((v) => v.id)).toEqual([parent.postId]);
+  });
+
+  it('withdrawing a comment whose video is gone is done: 404, or a refusal while the video no longer exists', async () => {
+    const { fake, yt, parent } = await setup();
+    const reply = await yt.reply(parent, 'Found safe.');
+    const other = await yt.reply(parent, 'Thanks again.');
+    await yt.withdraw(parent);
+    await yt.withdraw(reply); // 404 commentNotFound
+    fake.failNext('deleteComment', { status: 403, reason: 'forbidden', message: 'The comment could not be deleted.' });
+    await yt.withdraw(other); // 403, and videos.list says the video is gone
+    expect(fake.requestsTo('deleteComment').map((r) => r.status)).toEqual([404, 403]);
+    expect(fake.requestsTo('videosSnippet').at(-1)!.query).toMatchObject({ part: 'id', id: parent.postId });
+  });
+
+  it('a refusal to delete a comment on a live video is not swallowed', async () => {
+    const { fake, yt, parent } = await setup();
+    const reply = await yt.reply(parent, 'Found safe.');
+    fake.failNext('deleteComment', { status: 403, reason: 'forbidden', message: 'The comment could not be deleted.' });
+    expect((await rejection(yt.withdraw(reply))).code).toBe('forbidden');
+    expect(fake.commentsOn(parent.postId)).toHaveLength(1);
+  });
+
+  it('a comment whose answer was lost (5xx, or no answer) is ambiguous and never sent twice', async () => {
+    const { fake, yt, parent } = await setup({ timeoutMs: 300 });
+    fake.failNext('comment', { status: 503 });
+    const err = await rejection(yt.reply(parent, 'Found safe.'));
+    expect(err).toMatchObject({ code: 'unavailable', ambiguous: true, permanent: false, status: 503 });
+    expect(err.userMessage).toMatch(/look at the video's comments before posting the follow-up again/);
+    const arrived = fake.hangNext('comment', { commit: true });
+    const replying = yt.reply(parent, 'Found safe, again.');
+    await arrived;
+    expect((await rejection(replying)).ambiguous).toBe(true);
+    expect(fake.requestsTo('comment')).toHaveLength(2);
+    expect(fake.commentsOn(parent.postId).map((c) => c.text)).toEqual(['Found safe, again.']);
+  });
+
+  it('a token without youtube.force-ssl: auth, naming the scope; nothing commented', async () => {
+    const { fake, yt, parent } = await setup({}, { scopes: FAKE_YOUTUBE_SCOPES.filter((x) => x !== YOUTUBE_FORCE_SSL_SCOPE) });
+    const err = await rejection(yt.reply(parent, 'Found safe.'));
+    expect(err).toMatchObject({ code: 'auth', permanent: true, status: 403 });
+    expect(err.userMessage).toMatch(/youtube\.force-ssl/);
+    expect(fake.requestsTo('comment').map((r) => r.status)).toEqual([403]);
+    expect(fake.comments).toHaveLength(0);
+  });
+
+  it('comments turned off, or the video gone: forbidden / not_found in plain words, asked once', async () => {
+    const { fake, yt, parent } = await setup();
+    fake.disableComments(parent.postId);
+    const off = await rejection(yt.reply(parent, 'Found safe.'));
+    expect(off).toMatchObject({ code: 'forbidden', permanent: true });
+    expect(off.userMessage).toMatch(/comments are turned off/);
+    await yt.withdraw(parent);
+    const gone = await rejection(yt.reply(parent, 'Found safe.'));
+    expect(gone).toMatchObject({ code: 'not_found', permanent: true });
+    expect(fake.requestsTo('comment').map((r) => r.status)).toEqual([403, 404]);
+  });
+
+  it('refuses a bad video id, an empty or over-long text, and a bad comment id, before sending anything', async () => {
+    const { fake, yt, parent } = await setup();
+    const before = fake.requests.length;
+    expect((await rejection(yt.reply({ postId: 'not a video', url: '' }, 'Found safe.'))).code).toBe('invalid');
+    expect((await rejection(yt.reply(parent, ' \n '))).code).toBe('invalid');
+    expect((await rejection(yt.reply(parent, 'x'.repeat(10_001)))).code).toBe('invalid');
+    expect((await rejection(yt.withdraw({ postId: '../videos', url: '', extra: { replyTo: [parent.postId] } }))).code).toBe('invalid');
+    expect(fake.requests).toHaveLength(before);
+  });
+
+  it('spends 50 quota units per comment and per deletion', async () => {
+    const { yt, parent } = await setup({ dailyQuotaUnits: 1_600 + 50 + 50 });
+    const reply = await yt.reply(parent, 'Found safe.');
+    await yt.withdraw(reply);
+    expect((await rejection(yt.reply(parent, 'One too many.'))).code).toBe('rate_limited');
   });
 });

@@ -33,7 +33,7 @@ export function renderCard(card: CardView): { text: string; blocks: KnownBlock[]
   }
 
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: `Appeal ${id}: ${STATE_LABEL[card.state]}` } },
+    { type: 'header', text: { type: 'plain_text', text: `${card.update ? `Update ${card.update.n} to appeal` : 'Appeal'} ${id}: ${STATE_LABEL[card.state]}` } },
     {
       type: 'context',
       elements: [{ type: 'mrkdwn', text: `Card ${card.revision} · drafted by <@${card.author}> · content hash \`${card.hash.slice(0, 12)}\`` }],
@@ -91,7 +91,7 @@ export function renderCard(card: CardView): { text: string; blocks: KnownBlock[]
       }],
     });
   }
-  return { text: `Appeal ${id} (${STATE_LABEL[card.state]}): ${escapeText(firstLine)}`, blocks };
+  return { text: `${card.update ? `Update ${card.update.n} to appeal` : 'Appeal'} ${id} (${STATE_LABEL[card.state]}): ${escapeText(firstLine)}`, blocks };
 }
 
 function approvalsLine(card: CardView): string {

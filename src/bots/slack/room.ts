@@ -4,43 +4,17 @@
  */
 import type { WebClient } from '@slack/web-api';
 import type { CardView, Message } from '../../core/messages.js';
-import type { ChatRoom, Clock, Logger, MessageRef } from '../../core/ports.js';
+import type { ChatRoom, Clock, Logger, MessageRef, UploadFile } from '../../core/ports.js';
 import { normalizeEmoji } from '../../core/service.js';
 import { renderCard } from './cards.js';
 import { renderMessage } from './text.js';
+import { toChatError, type ChatError } from './room-errors.js';
+import { uploadExternal, type UploadOptions } from './upload.js';
+
+export { ChatError, toChatError } from './room-errors.js';
 
 /** How long a user group's membership is trusted before it is fetched again. */
 export const GROUP_CACHE_MS = 60_000;
-
-export class ChatError extends Error {
-  readonly code: string;
-  constructor(code: string, readonly userMessage: string, options?: { cause?: unknown }) {
-    super(`slack: ${code}`, options);
-    this.name = 'ChatError';
-    this.code = code;
-  }
-}
-
-const PLAIN_WORDS: Record<string, string> = {
-  not_in_channel: "I'm not a member of this channel: add me with /invite @Loudhailer, then try again",
-  channel_not_found: "I can't see this channel: if it is private, add me with /invite @Loudhailer first",
-  is_archived: 'this channel is archived',
-  msg_too_long: 'the message is too long for Slack',
-  invalid_blocks: 'Slack refused the card layout',
-  ratelimited: 'Slack is rate-limiting me; try again in a minute',
-  invalid_auth: 'my Slack token was refused (SLACK_BOT_TOKEN)',
-  token_revoked: 'my Slack token was revoked (SLACK_BOT_TOKEN)',
-  missing_scope: 'my Slack app lacks a permission (see manifest.yml)',
-};
-
-export function toChatError(err: unknown): ChatError {
-  if (err instanceof ChatError) return err;
-  const data = (err as { data?: { error?: string; needed?: string } } | undefined)?.data;
-  const code = data?.error ?? (err as { code?: string } | undefined)?.code ?? 'unknown_error';
-  let words = PLAIN_WORDS[code] ?? `Slack answered "${code}"`;
-  if (code === 'missing_scope' && data?.needed) words = `my Slack app lacks the "${data.needed}" permission (see manifest.yml)`;
-  return new ChatError(code, words, { cause: err });
-}
 
 export class SlackRoom implements ChatRoom {
   readonly platform = 'slack' as const;
@@ -49,7 +23,7 @@ export class SlackRoom implements ChatRoom {
   constructor(
     private readonly client: WebClient,
     readonly botUserId: string,
-    private readonly deps: { logger: Logger; clock: Clock },
+    private readonly deps: { logger: Logger; clock: Clock; upload?: UploadOptions },
   ) {}
 
   async postCard(channel: string, card: CardView, threadTs?: string): Promise<MessageRef> {
@@ -99,6 +73,18 @@ export class SlackRoom implements ChatRoom {
 
   async notify(channel: string, user: string, message: Message, threadTs?: string): Promise<void> {
     await this.call(() => this.client.chat.postEphemeral({ channel, user, text: renderMessage(message), ...(threadTs ? { thread_ts: threadTs } : {}) }));
+  }
+
+  /** Files in one message (external upload flow, see upload.ts), with the comment as its text. */
+  async upload(channel: string, threadTs: string | undefined, files: readonly UploadFile[], comment?: Message): Promise<void> {
+    const initialComment = comment && comment.length > 0 ? renderMessage(comment) : undefined;
+    await this.call(() =>
+      uploadExternal(this.client, files, {
+        channel,
+        ...(threadTs ? { threadTs } : {}),
+        ...(initialComment ? { initialComment } : {}),
+      }, this.deps.upload),
+    );
   }
 
   async usersCoveredBy(users: readonly string[], ids: readonly string[]): Promise<{ covered: Set<string>; unresolved: string[] }> {

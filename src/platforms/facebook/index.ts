@@ -14,6 +14,11 @@
  * (reactions + comments + shares). Every call goes through one choke point (graph.ts). Creating
  * a post is never blindly repeated: when the answer is lost, the Page's posts are searched for
  * the reference first.
+ *
+ * A reply is the Page's comment on the post: POST /{post-id}/comments with `message`
+ * (permission pages_manage_engagement) → { postId: comment id, url, extra.replyTo }. A comment
+ * whose answer is lost is not posted again (NetworkError `ambiguous`). Withdrawing a reply is
+ * DELETE /{comment-id}; one already gone (100/33, 404) counts as done.
  */
 import type { FacebookConfig } from '../../config.js';
 import { NetworkError, type Logger, type MediaFile, type Network, type PublishedPost, type PublishRequest, type ReachCount } from '../../core/ports.js';
@@ -228,7 +233,33 @@ class FacebookNetwork implements Network {
     return out;
   }
 
+  async reply(parent: PublishedPost, text: string): Promise<PublishedPost> {
+    if (!POST_ID_RE.test(parent.postId)) throw invalid(`"${parent.postId}" is not a Facebook post id`);
+    if (text.trim() === '') throw invalid('The follow-up has no text');
+    const res = await this.graph<{ id?: string }>({
+      method: 'POST', path: `${parent.postId}/comments`, params: { message: text },
+    }, { idempotent: false, what: 'comments', permission: 'pages_manage_engagement' });
+    if (!res.id || !POST_ID_RE.test(res.id)) {
+      throw new NetworkError({
+        network: 'facebook', code: 'unknown', permanent: false, ambiguous: true,
+        userMessage: 'Facebook accepted the comment but did not say its id; look at the post before trying again',
+      });
+    }
+    this.logger.info({ postId: res.id, replyTo: parent.postId }, 'Facebook: commented');
+    return { postId: res.id, url: postUrl(res.id), extra: { replyTo: [parent.postId] } };
+  }
+
   async withdraw(post: PublishedPost): Promise<void> {
+    if (post.extra?.replyTo) {
+      if (!POST_ID_RE.test(post.postId)) throw invalid(`"${post.postId}" is not a Facebook comment id`);
+      try {
+        await this.graph({ method: 'DELETE', path: post.postId }, { idempotent: true, what: 'deletions', permission: 'pages_manage_engagement' });
+      } catch (err) {
+        if (!(err instanceof NetworkError && err.code === 'not_found')) throw err;
+        this.logger.info({ id: post.postId }, 'Facebook: the comment was already gone');
+      }
+      return;
+    }
     const photos = post.extra?.photos ?? [];
     for (const id of [post.postId, ...photos]) {
       if (!POST_ID_RE.test(id)) throw invalid(`"${id}" is not a Facebook post or photo id`);

@@ -18,7 +18,13 @@
  * - reach: views. Photos in one `flickr.people.getPhotos extras=views` call (500 a page,
  *   newest first); each album one `flickr.photosets.getPhotos extras=views` call (the sum of
  *   its photos' views). With Flickr's 3600 calls an hour per key, 50 posts a batch.
- * - withdraw: deletes the album and its photos; what is already gone counts as done.
+ * - reply: a comment (`flickr.photos.comments.addComment`, write permission) on the post's
+ *   first photo: the photo itself, or the album's first (its cover). postId = the comment id,
+ *   url = the comment's permalink (the photo page when Flickr does not say it),
+ *   extra = { replyTo: [parent postId], photo: [photo id] }. A comment whose answer is lost is
+ *   not posted again: NetworkError `ambiguous`.
+ * - withdraw: deletes the album and its photos; a reply (`extra.replyTo`) is deleted with
+ *   `flickr.photos.comments.deleteComment`. What is already gone counts as done.
  */
 import { createFlickr as createFlickrSdk } from 'flickr-sdk';
 import type { FlickrConfig } from '../../config.js';
@@ -51,6 +57,8 @@ const PER_PAGE = 500;
 const PHOTO_RE = /^[0-9]{1,20}$/;
 const SET_RE = /^set:([0-9]{1,24})$/;
 const SET_PREFIX = 'set:';
+/** Flickr's comment ids: "6065-109722179-72057594077818641". */
+const COMMENT_RE = /^[0-9]{1,24}(?:-[0-9]{1,24}){0,3}$/;
 
 interface Account { nsid: string }
 interface ListedPhoto { id: string; dateupload?: string; views?: string; tags?: string; description?: { _content?: string } }
@@ -204,7 +212,40 @@ class FlickrNetwork implements Network {
     return new Map(postIds.flatMap((id) => (out.has(id) ? [[id, out.get(id)!] as const] : [])));
   }
 
+  async reply(parent: PublishedPost, text: string): Promise<PublishedPost> {
+    if (text.trim() === '') throw invalid('The follow-up has no text');
+    const log = this.logger.child({ replyTo: parent.postId });
+    const photoId = await this.firstPhotoOf(parent);
+    const { nsid } = await this.me(); // before the write: nothing after it may fail but the answer
+    const res = await this.call('flickr.photos.comments.addComment', () => this.rest('flickr.photos.comments.addComment', { photo_id: photoId, comment_text: text }), {
+      idempotent: false, what: 'comments',
+      codes: {
+        1: { code: 'not_found', userMessage: 'the appeal\'s photo is no longer on Flickr, so the follow-up could not be added' },
+        8: { code: 'invalid', userMessage: 'Flickr refused the follow-up as a blank comment' },
+        9: { code: 'rate_limited', userMessage: 'Flickr says the account is posting comments too fast; try again in a while', permanent: false },
+      },
+    }) as { comment?: { id?: unknown; permalink?: unknown } };
+    const id = res.comment?.id;
+    if (typeof id !== 'string' || !COMMENT_RE.test(id)) {
+      throw ambiguous('Flickr accepted the comment but did not say its id; look at the photo before trying again', undefined, undefined);
+    }
+    log.info({ postId: id, photo: photoId }, 'Flickr: commented');
+    return { postId: id, url: flickrLink(res.comment?.permalink) ?? photoUrl(nsid, photoId), extra: { replyTo: [parent.postId], photo: [photoId] } };
+  }
+
   async withdraw(post: PublishedPost): Promise<void> {
+    if (post.extra?.replyTo) {
+      if (!COMMENT_RE.test(post.postId)) throw invalid(`"${post.postId}" is not a Flickr comment id`);
+      const done = await this.quietlyGone(this.call('flickr.photos.comments.deleteComment', () => this.rest('flickr.photos.comments.deleteComment', { comment_id: post.postId }), {
+        idempotent: true, what: 'deletions',
+        codes: {
+          1: { code: 'not_found', userMessage: 'the photo the comment was on is no longer on Flickr' },
+          2: { code: 'not_found', userMessage: 'Flickr has no such comment (it may have been deleted)' },
+        },
+      }));
+      if (done === undefined) this.logger.info({ postId: post.postId }, 'Flickr: the comment was already gone');
+      return;
+    }
     const setId = SET_RE.exec(post.postId)?.[1] ?? post.extra?.photoset?.[0];
     if (!setId && !PHOTO_RE.test(post.postId)) throw invalid(`"${post.postId}" is not a Flickr photo or album id`);
     let photos = (post.extra?.photos ?? []).filter((id) => PHOTO_RE.test(id));
@@ -308,6 +349,27 @@ class FlickrNetwork implements Network {
     }
   }
 
+  /** The photo a reply goes on: the post's photo, or its album's first photo (the cover). */
+  private async firstPhotoOf(parent: PublishedPost): Promise<string> {
+    if (PHOTO_RE.test(parent.postId)) return parent.postId;
+    const setId = SET_RE.exec(parent.postId)?.[1];
+    if (!setId) throw invalid(`"${parent.postId}" is not a Flickr photo or album id`);
+    const known = parent.extra?.photos?.find((id) => PHOTO_RE.test(id));
+    if (known) return known;
+    const { nsid } = await this.me();
+    const res = await this.call('flickr.photosets.getPhotos', () => this.rest('flickr.photosets.getPhotos', {
+      photoset_id: setId, user_id: nsid, per_page: '1',
+    }), {
+      idempotent: true, what: 'album reads',
+      codes: { 1: { code: 'not_found', userMessage: 'the appeal\'s album is no longer on Flickr, so the follow-up could not be added' } },
+    }) as { photoset?: { photo?: ListedPhoto[] } };
+    const first = res.photoset?.photo?.[0]?.id;
+    if (!first || !PHOTO_RE.test(first)) {
+      throw new NetworkError({ network: 'flickr', code: 'not_found', permanent: true, userMessage: 'the appeal\'s album has no photos left on Flickr, so the follow-up could not be added' });
+    }
+    return first;
+  }
+
   /** The account's photos uploaded since `since` whose description carries `reference`, oldest first. */
   private async photosCarrying(reference: string, since: number): Promise<ListedPhoto[]> {
     const minSec = Math.floor(since / 1000);
@@ -382,6 +444,17 @@ function photoUrl(nsid: string, id: string): string {
 
 function albumUrl(nsid: string, id: string): string {
   return `https://www.flickr.com/photos/${nsid}/albums/${id}`;
+}
+
+/** A link Flickr gave (a comment's permalink), when it is an https link to flickr.com. */
+function flickrLink(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && (url.hostname === 'flickr.com' || url.hostname.endsWith('.flickr.com')) ? url.toString() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** "Ref 7K3Q" → "ref7k3q": one Flickr tag. */

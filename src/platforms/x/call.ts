@@ -9,7 +9,7 @@
  *   but only for idempotent calls. A write gets NetworkError 'unavailable' with `ambiguous`
  *   (the caller decides how to recover), unless the request never left (connection refused).
  * - Any other 4xx is permanent and never repeated: 401 → 'auth', duplicate → 'duplicate',
- *   400 → 'invalid', 404 → 'not_found', other 403 → 'forbidden'.
+ *   400 → 'invalid', 404 and a reply to a deleted post → 'not_found', other 403 → 'forbidden'.
  *
  * Errors carry plain words for the thread and a sanitised `cause`: never the SDK error itself,
  * whose request object holds the Authorization header.
@@ -63,6 +63,8 @@ export class XTransportError extends Error {
 const NETWORK = 'x';
 const DUPLICATE_RE = /duplicate content/i;
 const TOO_LONG_RE = /too long/i;
+/** X's 403 for a reply to a post that is gone: "You attempted to reply to a Tweet that is deleted or not visible to you." */
+const REPLY_TO_GONE_RE = /reply to a (tweet|post) that is deleted or not visible/i;
 /** Errors raised before anything was sent: repeating can't duplicate a write. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const MAX_RATE_LIMIT_ROUNDS = 10;
@@ -156,6 +158,7 @@ function clientError(c: Extract<Classified, { kind: 'client' }>): NetworkError {
   if (status === 403) {
     if (DUPLICATE_RE.test(detail)) return make('duplicate', 'X refused the post as a duplicate of an earlier one');
     if (TOO_LONG_RE.test(detail)) return make('invalid', 'X refused the post because its text is too long');
+    if (REPLY_TO_GONE_RE.test(detail)) return make('not_found', 'X says the post being replied to is deleted or not visible to the account');
     if (/oauth1-permissions|unsupported-authentication/.test(type)) {
       return make('auth', 'X says the app may not do this with these credentials: give the X app "Read and write" permission, then regenerate X_ACCESS_TOKEN and X_ACCESS_SECRET');
     }

@@ -1,14 +1,17 @@
 /**
- * X (Twitter) as a `Network`: posts with up to four images, reach as impressions, withdrawal,
- * and recovery by reference. Built on twitter-api-v2 with OAuth 1.0a user context; every call
- * goes through one choke point (call.ts) for rate limits, back-off and error mapping.
+ * X (Twitter) as a `Network`: posts with up to four images, replies to them (follow-ups),
+ * reach as impressions, withdrawal, and recovery by reference. Built on twitter-api-v2 with
+ * OAuth 1.0a user context; every call goes through one choke point (call.ts) for rate limits,
+ * back-off and error mapping.
  *
  *   const x = createX(config.networks.x, { logger });
  *   const post = await x.publish({ appealId, hash, text, media, reference });
+ *   const followUp = await x.reply(post, 'Found safe, thank you. Ref 7K3Q'); // extra.replyTo = [post.postId]
  *
- * Creating a post is the one call that is never blindly repeated: when X's answer is lost
- * (5xx, timeout, reset) the adapter first looks for the reference among the account's recent
- * posts, and only posts again when it is not there.
+ * Creating a post or a reply is never blindly repeated: when X's answer is lost (5xx, timeout,
+ * reset) the adapter first looks among the account's recent posts (for the reference) or
+ * replies (to that post, with that text); a post is sent again only when it is not there, a
+ * reply never (NetworkError `ambiguous`).
  */
 import type { XConfig } from '../../config.js';
 import { NetworkError, type Logger, type Network, type PublishedPost, type PublishRequest, type ReachCount } from '../../core/ports.js';
@@ -49,6 +52,7 @@ interface XPost {
   text: string;
   created_at?: string;
   attachments?: { media_keys?: string[] };
+  referenced_tweets?: Array<{ type?: string; id?: string }>;
   public_metrics?: Partial<Record<'retweet_count' | 'reply_count' | 'like_count' | 'quote_count' | 'bookmark_count' | 'impression_count', number>>;
 }
 interface Problem { resource_id?: string; type?: string; detail?: string }
@@ -179,28 +183,75 @@ class XNetwork implements Network {
 
   async findPublished(reference: string, since: number): Promise<PublishedPost | undefined> {
     const me = await this.me();
-    // X refuses a start_time in the future; the filter below keeps the meaning of `since`.
-    const sinceSec = Math.floor(Math.min(since, this.now() - 10_000) / 1000);
-    const startTime = new Date(sinceSec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const floor = Math.floor(since / 1000) * 1000;
-    let token: string | undefined;
-    for (let page = 0; page < FIND_MAX_PAGES; page++) {
-      const res = await this.call('GET users/:id/tweets', (timeoutMs) =>
-        this.http.get<{ data?: XPost[]; meta?: { next_token?: string } }>('users/:id/tweets', {
-          max_results: 100, start_time: startTime, 'tweet.fields': 'created_at,attachments', exclude: 'retweets,replies', pagination_token: token,
-        }, { timeoutMs, params: { id: me.id } }), { idempotent: true, what: 'reads of the account\'s posts' });
-      for (const post of res.data ?? []) {
-        const createdAt = post.created_at ? Date.parse(post.created_at) : undefined;
-        if (createdAt !== undefined && createdAt < floor) continue;
-        if (typeof post.text === 'string' && ID_RE.test(post.id) && carriesReference(post.text, reference)) {
-          const mediaIds = (post.attachments?.media_keys ?? []).map((k) => k.split('_')[1] ?? k);
-          return { postId: post.id, url: postUrl(post.id, me.username), ...(createdAt !== undefined ? { createdAt } : {}), extra: { media: mediaIds } };
-        }
+    for await (const { post, createdAt } of this.timeline(me, since, { fields: 'created_at,attachments', exclude: 'retweets,replies' })) {
+      if (carriesReference(post.text, reference)) {
+        const mediaIds = (post.attachments?.media_keys ?? []).map((k) => k.split('_')[1] ?? k);
+        return { postId: post.id, url: postUrl(post.id, me.username), ...(createdAt !== undefined ? { createdAt } : {}), extra: { media: mediaIds } };
       }
-      token = res.meta?.next_token;
-      if (!token) break;
     }
     return undefined;
+  }
+
+  async reply(parent: PublishedPost, text: string): Promise<PublishedPost> {
+    if (!ID_RE.test(parent.postId)) throw invalid(`"${parent.postId}" is not an X post id`);
+    if (text.trim() === '') throw invalid('A reply needs some text');
+    const startedAt = this.now();
+    const log = this.logger.child({ replyTo: parent.postId });
+
+    // The account (for the reply's link, and for looking it up). Bad credentials stop here.
+    let username: string | undefined;
+    try {
+      username = (await this.me()).username;
+    } catch (err) {
+      if (err instanceof NetworkError && (err.code === 'auth' || err.code === 'forbidden')) throw err;
+      log.warn({ error: errorText(err) }, 'X: could not read the account; the reply link will be the generic one');
+    }
+
+    const body = { text, reply: { in_reply_to_tweet_id: parent.postId } };
+    let failure: NetworkError;
+    try {
+      const res = await this.call('POST tweets (reply)', (timeoutMs) =>
+        this.http.postJson<{ data?: { id?: string } }>('tweets', body, { timeoutMs }), { idempotent: false, what: 'replies' });
+      const id = res.data?.id;
+      if (id && ID_RE.test(id)) {
+        log.info({ postId: id }, 'X: replied');
+        return { postId: id, url: postUrl(id, username), extra: { replyTo: [parent.postId] } };
+      }
+      failure = new NetworkError({ network: 'x', code: 'unknown', permanent: false, ambiguous: true, userMessage: 'X accepted the reply but did not say its id' });
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+      failure = err;
+    }
+    if (failure.code !== 'duplicate' && !failure.ambiguous) throw failure;
+
+    // Unconfirmed, or refused as a duplicate (an earlier try of ours may have gone through):
+    // look for our reply to that post, with that text. Never sent again from here.
+    if (failure.ambiguous) {
+      log.warn({ error: failure.message }, 'X: the reply may or may not exist; looking for it');
+      await this.sleep(2_000 * (0.75 + Math.random() / 4));
+    }
+    let found: PublishedPost | undefined;
+    try {
+      found = await this.findReply(parent.postId, text, startedAt - (failure.code === 'duplicate' ? DUPLICATE_LOOKBACK_MS : RECOVERY_SLACK_MS));
+    } catch (findErr) {
+      log.warn({ error: errorText(findErr) }, 'X: could not look for the reply');
+      if (failure.code === 'duplicate') throw failure;
+      throw new NetworkError({
+        network: 'x', code: 'unavailable', permanent: false, ambiguous: true, cause: findErr,
+        ...(failure.status !== undefined ? { status: failure.status } : {}),
+        userMessage: `${failure.userMessage}; checking the account failed too, so look at the X account before replying again`,
+      });
+    }
+    if (found) {
+      log.info({ postId: found.postId }, 'X: found the reply');
+      return found;
+    }
+    if (failure.code === 'duplicate') throw failure;
+    throw new NetworkError({
+      network: 'x', code: failure.code === 'unknown' ? 'unknown' : 'unavailable', permanent: false, ambiguous: true, cause: failure,
+      ...(failure.status !== undefined ? { status: failure.status } : {}),
+      userMessage: `${failure.userMessage}; the reply is not on the account yet, so look at the X account before replying again`,
+    });
   }
 
   async reach(postIds: readonly string[]): Promise<Map<string, ReachCount>> {
@@ -226,19 +277,59 @@ class XNetwork implements Network {
     return out;
   }
 
+  /** Deletes a post or a reply (a reply is a post of its own on X: the same DELETE). */
   async withdraw(post: PublishedPost): Promise<void> {
     if (!ID_RE.test(post.postId)) throw invalid(`"${post.postId}" is not an X post id`);
+    const what = post.extra?.replyTo?.length ? 'reply' : 'post';
     try {
       const res = await this.call('DELETE tweets/:id', (timeoutMs) =>
         this.http.delete<{ data?: { deleted?: boolean } }>('tweets/:id', { timeoutMs, params: { id: post.postId } }),
       { idempotent: true, what: 'deletions' });
-      if (res.data?.deleted === false) this.logger.info({ postId: post.postId }, 'X: the post was already gone');
+      if (res.data?.deleted === false) this.logger.info({ postId: post.postId }, `X: the ${what} was already gone`);
     } catch (err) {
       if (err instanceof NetworkError && err.code === 'not_found') {
-        this.logger.info({ postId: post.postId }, 'X: the post was already gone');
+        this.logger.info({ postId: post.postId }, `X: the ${what} was already gone`);
         return;
       }
       throw err;
+    }
+  }
+
+  /**
+   * Our reply to `parentId` whose text is `text` (as X shows it: links rewritten to t.co,
+   * & < > escaped), made at or after `since`, among the account's recent posts and replies.
+   */
+  private async findReply(parentId: string, text: string, since: number): Promise<PublishedPost | undefined> {
+    const me = await this.me();
+    const want = comparable(text);
+    for await (const { post, createdAt } of this.timeline(me, since, { fields: 'created_at,referenced_tweets', exclude: 'retweets' })) {
+      const repliesToParent = (post.referenced_tweets ?? []).some((r) => r.type === 'replied_to' && r.id === parentId);
+      if (repliesToParent && comparable(post.text) === want) {
+        return { postId: post.id, url: postUrl(post.id, me.username), ...(createdAt !== undefined ? { createdAt } : {}), extra: { replyTo: [parentId] } };
+      }
+    }
+    return undefined;
+  }
+
+  /** The account's posts made at or after `since`, newest first (GET /2/users/:id/tweets, up to FIND_MAX_PAGES pages). */
+  private async *timeline(me: Account, since: number, opts: { fields: string; exclude: string }): AsyncGenerator<{ post: XPost; createdAt: number | undefined }> {
+    // X refuses a start_time in the future; the filter below keeps the meaning of `since`.
+    const sinceSec = Math.floor(Math.min(since, this.now() - 10_000) / 1000);
+    const startTime = new Date(sinceSec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const floor = Math.floor(since / 1000) * 1000;
+    let token: string | undefined;
+    for (let page = 0; page < FIND_MAX_PAGES; page++) {
+      const res = await this.call('GET users/:id/tweets', (timeoutMs) =>
+        this.http.get<{ data?: XPost[]; meta?: { next_token?: string } }>('users/:id/tweets', {
+          max_results: 100, start_time: startTime, 'tweet.fields': opts.fields, exclude: opts.exclude, pagination_token: token,
+        }, { timeoutMs, params: { id: me.id } }), { idempotent: true, what: 'reads of the account\'s posts' });
+      for (const post of res.data ?? []) {
+        const createdAt = post.created_at ? Date.parse(post.created_at) : undefined;
+        if (createdAt !== undefined && createdAt < floor) continue;
+        if (typeof post.text === 'string' && ID_RE.test(post.id)) yield { post, createdAt };
+      }
+      token = res.meta?.next_token;
+      if (!token) break;
     }
   }
 
@@ -272,6 +363,15 @@ class XNetwork implements Network {
 
 function postUrl(id: string, username: string | undefined): string {
   return username && /^[A-Za-z0-9_]{1,15}$/.test(username) ? `https://x.com/${username}/status/${id}` : `https://x.com/i/web/status/${id}`;
+}
+
+/** Text as X compares it: links (rewritten to t.co by X) and X's HTML escapes neutralised, whitespace trimmed. */
+function comparable(text: string): string {
+  return text
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+    .replace(/https?:\/\/\S+/g, '<link>')
+    .replace(/(\s*<link>)+$/, '')
+    .trim();
 }
 
 function withMedia(post: PublishedPost, mediaIds: string[]): PublishedPost {

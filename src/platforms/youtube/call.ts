@@ -3,7 +3,7 @@
  * Every request goes through `call(label, fn, opts)`, whose `fn` throws only the two sanitised
  * errors below (or something that is not YouTube's, e.g. a fence error, which passes untouched):
  *
- * - Quota: YouTube counts units per project per Pacific day (videos.insert 1600, list 1,
+ * - Quota: YouTube counts units per project per Pacific day (videos.insert 1600, list 1, commentThreads.insert 50,
  *   delete 50; 10,000 a day by default). The ledger counts what this process spent; a call
  *   that would not fit, or a 403 `quotaExceeded`, is NetworkError 'rate_limited' until
  *   midnight America/Los_Angeles, and no further call is made until then.
@@ -205,12 +205,14 @@ function clientError(e: YouTubeApiError, quota: QuotaLedger): NetworkError {
   }
   if (e.status === 401 || has('authError', 'unauthorized')) return make('auth', 'YouTube refused the credentials: check YOUTUBE_REFRESH_TOKEN');
   if (has('insufficientPermissions', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT')) {
-    return make('auth', 'YouTube says the token may not do this: create YOUTUBE_REFRESH_TOKEN with the youtube.upload and youtube scopes');
+    return make('auth', 'YouTube says the token may not do this: create YOUTUBE_REFRESH_TOKEN with the youtube.upload, youtube and youtube.force-ssl scopes (force-ssl is for follow-up comments)');
   }
+  if (has('commentsDisabled')) return make('forbidden', 'YouTube says comments are turned off on this video, so the follow-up cannot go there');
   if (has('uploadLimitExceeded')) {
     return make('rate_limited', 'YouTube says the channel has uploaded as many videos as it may for now; try again tomorrow', { permanent: false, retryAfterMs: 24 * 3_600_000 });
   }
   if (e.status === 409 || has('duplicate')) return make('duplicate', 'YouTube refused the video as a duplicate of an earlier one');
+  if (has('commentNotFound')) return make('not_found', 'YouTube has no such comment (it may have been deleted)');
   if (e.status === 404 || has('videoNotFound', 'notFound')) return make('not_found', 'YouTube has no such video (it may have been deleted)');
   if (e.status === 400 || e.status === 413 || e.status === 422) {
     return make('invalid', `YouTube rejected the request as invalid${e.reasons.length ? ` (${e.reasons.join(', ')})` : ''}${e.detail ? `: ${clip(e.detail)}` : ''}`);

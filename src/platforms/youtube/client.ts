@@ -26,7 +26,7 @@ interface GaxiosLike {
   config?: { url?: unknown; method?: unknown };
   code?: unknown;
   cause?: { code?: unknown; name?: unknown };
-  error?: { code?: unknown };
+  error?: { code?: unknown; name?: unknown };
   name?: unknown;
   message?: unknown;
 }
@@ -40,7 +40,8 @@ function headerOf(headers: unknown, name: string): string | undefined {
 
 function errnoOf(e: GaxiosLike): string | undefined {
   for (const c of [e.code, e.cause?.code, e.error?.code]) if (typeof c === 'string' && /^E[A-Z_]+$|^UND_ERR/.test(c)) return c;
-  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError') return 'ETIMEDOUT';
+  // googleapis' `timeout` aborts the request: a GaxiosError (named "Error") whose cause is an AbortError.
+  if ([e.name, e.cause?.name, e.error?.name].some((n) => n === 'AbortError' || n === 'TimeoutError')) return 'ETIMEDOUT';
   return undefined;
 }
 

@@ -1,15 +1,24 @@
 /**
  * YouTube as a `Network`: each appeal is one video (title, description = the appeal text,
- * privacy from config), reach as view counts, withdrawal, and recovery by reference among the
- * channel's uploads. JSON calls go through googleapis; the video goes up with the resumable
- * protocol (upload.ts: fetch, with the access token from google-auth-library's OAuth2 client,
- * since googleapis only knows multipart uploads). Every call goes through call.ts.
+ * privacy from config), follow-ups as a top-level comment on the video (commentThreads.insert),
+ * reach as view counts, withdrawal (of a video, or of a follow-up comment: comments.delete),
+ * and recovery by reference among the channel's uploads. JSON calls go through googleapis
+ * (rooted at config.apiUrl); the video goes up with the resumable protocol (upload.ts: fetch,
+ * with the access token from google-auth-library's OAuth2 client, since googleapis only knows
+ * multipart uploads). Every call goes through call.ts.
  *
  *   const yt = createYouTube(config.networks.youtube, { logger });
  *   const post = await yt.publish({ appealId, hash, title, text, media: [video], reference });
+ *   const followUp = await yt.reply(post, 'Found safe, thank you.'); // a comment; extra.replyTo = [videoId]
+ *
+ * Scopes: uploads need youtube.upload (or youtube); replies (commentThreads.insert,
+ * comments.delete) need **youtube.force-ssl**, so YOUTUBE_REFRESH_TOKEN must be granted
+ * youtube.upload, youtube and youtube.force-ssl. Quota: a comment costs 50 units, as does
+ * deleting one.
  *
  * A video whose upload ended without an answer is never uploaded again blindly: the upload
  * session is asked first (it knows whether the video was created), then the channel's uploads.
+ * A comment whose answer was lost is never sent again: NetworkError `ambiguous`.
  */
 import type { YouTubeConfig } from '../../config.js';
 import { NetworkError, type Logger, type MediaFile, type Network, type PublishedPost, type PublishRequest, type ReachCount } from '../../core/ports.js';
@@ -17,6 +26,7 @@ import { carriesReference } from '../reference.js';
 import { createCall, NETWORK, QuotaLedger, type Call } from './call.js';
 import { createYouTubeHttp, type YouTubeHttp } from './client.js';
 import { CHUNK_QUANTUM, resumableInsert, type VideoResource } from './upload.js';
+import type { youtube_v3 } from 'googleapis';
 
 export { pacificMidnightAfter } from './call.js';
 
@@ -43,6 +53,10 @@ export const YOUTUBE_VIDEO_MIMES: ReadonlySet<string> = new Set(['video/mp4', 'v
 const TITLE_MAX = 100;
 const DESCRIPTION_MAX_BYTES = 5000;
 const ID_RE = /^[A-Za-z0-9_-]{11}$/;
+/** Comment ids: "UgzX…4AaABAg" for top-level comments ("<parent>.<reply>" for replies). */
+const COMMENT_ID_RE = /^[A-Za-z0-9_.-]{10,128}$/;
+/** YouTube's longest comment, in characters. */
+const COMMENT_MAX_CHARS = 10_000;
 const BATCH = 50;
 /** Uploads pages (of 50) read when looking for a video. */
 const FIND_MAX_PAGES = 4;
@@ -172,7 +186,45 @@ class YouTubeNetwork implements Network {
     return out;
   }
 
+  async reply(parent: PublishedPost, text: string): Promise<PublishedPost> {
+    const videoId = parent.postId;
+    if (!ID_RE.test(videoId)) throw invalid(`"${videoId}" is not a YouTube video id`);
+    if (text.trim() === '') throw invalid('A comment needs some text');
+    if ([...text].length > COMMENT_MAX_CHARS) throw invalid(`YouTube takes comments up to ${COMMENT_MAX_CHARS} characters; this one has ${[...text].length}`);
+    const log = this.logger.child({ replyTo: videoId });
+    let thread: youtube_v3.Schema$CommentThread;
+    try {
+      thread = await this.call('POST commentThreads', (timeoutMs) => this.http.sdk('commentThreads.insert', timeoutMs, (o) =>
+        this.http.api.commentThreads.insert({ part: ['snippet'], requestBody: { snippet: { videoId, topLevelComment: { snippet: { textOriginal: text } } } } }, o)),
+      { idempotent: false, what: 'comments', units: 50 });
+    } catch (err) {
+      if (err instanceof NetworkError && err.ambiguous) {
+        throw new NetworkError({
+          network: NETWORK, code: err.code, permanent: false, ambiguous: true, cause: err,
+          ...(err.status !== undefined ? { status: err.status } : {}),
+          userMessage: `${err.userMessage}; look at the video's comments before posting the follow-up again`,
+        });
+      }
+      throw err;
+    }
+    const commentId = thread.snippet?.topLevelComment?.id ?? thread.id;
+    if (!commentId || !COMMENT_ID_RE.test(commentId)) {
+      throw new NetworkError({
+        network: NETWORK, code: 'unknown', permanent: false, ambiguous: true,
+        userMessage: 'YouTube accepted the comment but did not say its id; look at the video\'s comments before posting the follow-up again',
+      });
+    }
+    log.info({ postId: commentId }, 'YouTube: commented');
+    const createdAt = Date.parse(thread.snippet?.topLevelComment?.snippet?.publishedAt ?? '');
+    return {
+      postId: commentId, url: `${watchUrl(videoId)}&lc=${encodeURIComponent(commentId)}`,
+      ...(Number.isFinite(createdAt) ? { createdAt } : {}), extra: { replyTo: [videoId] },
+    };
+  }
+
+  /** Deletes a video, or a follow-up comment (`extra.replyTo` set: comments.delete). */
   async withdraw(post: PublishedPost): Promise<void> {
+    if (post.extra?.replyTo?.length) return this.withdrawComment(post.postId, post.extra.replyTo[0]!);
     if (!ID_RE.test(post.postId)) throw invalid(`"${post.postId}" is not a YouTube video id`);
     try {
       await this.call('DELETE videos', (timeoutMs) => this.http.sdk('videos.delete', timeoutMs, (o) =>
@@ -184,6 +236,34 @@ class YouTubeNetwork implements Network {
       }
       throw err;
     }
+  }
+
+  /**
+   * comments.delete. Already gone counts as done: 404 (deleted, or its video was), and a
+   * refusal when the video itself no longer exists (its comments went with it).
+   */
+  private async withdrawComment(commentId: string, videoId: string): Promise<void> {
+    if (!COMMENT_ID_RE.test(commentId)) throw invalid(`"${commentId}" is not a YouTube comment id`);
+    try {
+      await this.call('DELETE comments', (timeoutMs) => this.http.sdk('comments.delete', timeoutMs, (o) =>
+        this.http.api.comments.delete({ id: commentId }, o)), { idempotent: true, what: 'deletions', units: 50 });
+    } catch (err) {
+      if (err instanceof NetworkError && err.code === 'not_found') {
+        this.logger.info({ postId: commentId, replyTo: videoId }, 'YouTube: the comment was already gone');
+        return;
+      }
+      if (err instanceof NetworkError && err.code === 'forbidden' && ID_RE.test(videoId) && !(await this.videoExists(videoId).catch(() => true))) {
+        this.logger.info({ postId: commentId, replyTo: videoId }, 'YouTube: the video is gone, and its comments with it');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async videoExists(videoId: string): Promise<boolean> {
+    const res = await this.call('GET videos (id)', (timeoutMs) => this.http.sdk('videos.list', timeoutMs, (o) =>
+      this.http.api.videos.list({ part: ['id'], id: [videoId] }, o)), { idempotent: true, what: 'video reads', units: 1 });
+    return (res.items ?? []).some((v) => v.id === videoId);
   }
 
   /** The channel's uploads playlist (channels.list mine=true), once per process (again after a failure). */
