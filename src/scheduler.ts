@@ -10,7 +10,8 @@ import type { Reporter } from './core/report.js';
 export interface ReportSchedule {
   /** The next slot, for logs. */
   next(): Date | null;
-  stop(): Promise<void>;
+  /** Stops firing; waits at most `graceMs` for a report in flight. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function scheduleReports(opts: { cron: string; timeZone: string; channel: string; reporter: Reporter; logger: Logger }): ReportSchedule {
@@ -37,9 +38,12 @@ export function scheduleReports(opts: { cron: string; timeZone: string; channel:
   );
   return {
     next: () => task.getNextRun(),
-    stop: async () => {
+    stop: async (graceMs = 5_000) => {
       await task.destroy();
-      await Promise.allSettled([...running]);
+      // A report in flight may finish; one waiting to retry is not waited for.
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...running]), new Promise<void>((r) => { t = setTimeout(r, graceMs); t.unref(); })]);
+      clearTimeout(t);
     },
   };
 }

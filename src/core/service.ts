@@ -12,7 +12,7 @@ import {
   type MediaItem,
 } from './appeal.js';
 import { AuditLog, entryHash, SYSTEM_ACTOR, toCsv, toJsonLines } from './audit.js';
-import { evaluateApproval, whyNotCounted, type ApprovalDecision } from './approval.js';
+import type { ApprovalDecision } from './approval.js';
 import { shortHash } from './content.js';
 import { allocateAppealId, isAppealId, showId } from './ids.js';
 import { KeyedLock, type Lease } from './lock.js';
@@ -33,16 +33,13 @@ import {
   type Store,
 } from './ports.js';
 import { Reporter } from './report.js';
-import { livePosts, replyText, updateHash, updateKeys, updateTextProblem, Updater, type AppealUpdate, type ReplyRecord } from './update.js';
+import { notCountedNote, normalizeEmoji, reactionVerdict, readCard, sameMembers, type ApprovalPolicy, type Reactor } from './reactions.js';
+import { updateKeys, Updater, type AppealUpdate } from './update.js';
+import { UpdateFlow } from './update-flow.js';
+import { commandText, errorWords, preview, time } from './words.js';
 import type { Command } from './commands.js';
 
-export interface ApprovalPolicy {
-  approvers: string[];
-  seniors: string[];
-  required: number;
-  approveEmoji: string;
-  rejectEmoji: string;
-}
+export { normalizeEmoji, type ApprovalPolicy };
 
 export interface ServiceDeps {
   store: Store;
@@ -92,7 +89,6 @@ const MAX_VIDEOS = 1;
 /** When approvals can't be checked, try again after these pauses. */
 const DEFAULT_RECHECK_DELAYS_MS = [2_000, 10_000, 30_000];
 
-type Reactor = { channel: string; ts: string; user: string; emoji: string; added: boolean };
 
 export class AppealService {
   private readonly lock: KeyedLock;
@@ -103,6 +99,7 @@ export class AppealService {
   readonly audit: AuditLog;
   readonly reporter: Reporter;
   readonly updater: Updater;
+  private readonly updates: UpdateFlow;
 
   constructor(private readonly deps: ServiceDeps) {
     this.lock = new KeyedLock(deps.store, deps.clock);
@@ -123,10 +120,19 @@ export class AppealService {
     this.updater = new Updater({
       ...common,
       networks,
-      refreshCard: (u, appeal, results) => deps.room.updateCard({ channel: appeal.channel, ts: u.card.ts }, this.updateCardView(u, appeal, results)),
+      refreshCard: (u, appeal, results) => deps.room.updateCard({ channel: appeal.channel, ts: u.card.ts }, this.updates.cardView(u, appeal, results)),
       ...sleep,
     });
     this.withdrawer = new Withdrawer({ ...common, networks, ...sleep });
+    this.updates = new UpdateFlow({
+      ...common,
+      policy: deps.policy,
+      lock: this.lock,
+      updater: this.updater,
+      indexCard: (channel, ts, entry) => deps.store.set<CardIndex>(keys.card(channel, ts), entry),
+      seed: (appeal, ref) => this.seed(appeal, ref),
+      say: (appeal, message) => this.say(appeal, message),
+    });
   }
 
   // ---------------------------------------------------------------- commands
@@ -136,16 +142,17 @@ export class AppealService {
    * audit trail with who asked, in which channel, and what the bot answered.
    */
   async execute(cmd: Exclude<Command, { kind: 'draft' }>, ctx: { channel: string; user: string }): Promise<Message> {
-    const reply = await this.run(cmd, ctx);
     const id = 'id' in cmd ? cmd.id : undefined;
     const known = id !== undefined && (await this.loadIn(id, ctx.channel)) !== undefined;
-    await this.audit.record({
-      ...(known ? { appeal: id } : {}),
-      actor: ctx.user,
-      action: 'command',
-      detail: `${commandText(cmd)} (in ${ctx.channel})`,
-      reason: plain(reply),
-    });
+    const entry = { ...(known ? { appeal: id } : {}), actor: ctx.user, detail: `${commandText(cmd)} (in ${ctx.channel})` };
+    if (cmd.kind === 'audit' && known) {
+      // Recorded first, so the export includes who asked for it.
+      await this.audit.record({ ...entry, action: 'audit_export' });
+      return this.run(cmd, ctx);
+    }
+    const reply = await this.run(cmd, ctx);
+    const action = cmd.kind === 'withdraw' || cmd.kind === 'retry' ? cmd.kind : 'command';
+    await this.audit.record({ ...entry, action, reason: plain(reply) });
     return reply;
   }
 
@@ -220,6 +227,14 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         else lines.push(`\n${label}: publishing…`);
       }
     }
+    if (appeal.withdrawal) {
+      lines.push(...msg`\nWithdrawn by ${user(appeal.withdrawal.by)} at ${time(appeal.withdrawal.at)}${appeal.withdrawal.reason ? ` (${appeal.withdrawal.reason})` : ''}`);
+    }
+    const updates = (await this.deps.store.get<number>(updateKeys.count(id))) ?? 0;
+    for (let n = 1; n <= updates; n++) {
+      const u = await this.deps.store.get<AppealUpdate>(updateKeys.update(id, n));
+      if (u) lines.push(`\nUpdate ${n} (${u.state === 'published' ? 'posted' : u.state}): ${preview(u.text, 60)}`);
+    }
     return lines;
   }
 
@@ -232,10 +247,8 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     const shown = appeals.slice(0, 15);
     const out: Part[] = msg`${strong('Recent appeals')} (newest first)`;
     for (const a of shown) {
-      const first = Array.from(a.text.split('\n')[0] ?? '');
-      const preview = first.length > 60 ? `${first.slice(0, 59).join('')}…` : first.join('');
       const approvals = a.state === 'draft' ? ` · ${a.pendingApprovers.length}/${this.deps.policy.required} approvals` : '';
-      out.push(...msg`\n${strong(showId(a.id))} ${a.state}${approvals} · ${preview}`);
+      out.push(...msg`\n${strong(showId(a.id))} ${a.state}${approvals} · ${preview(a.text, 60)}`);
     }
     if (appeals.length > shown.length) out.push(`\n… and ${appeals.length - shown.length} older`);
     return out;
@@ -252,6 +265,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     if (input.targets) {
       const off = input.targets.filter((t) => !enabled.includes(t));
       if (off.length > 0) {
+        await this.audit.record({ actor: input.user, action: 'command', detail: `/appeal to:${input.targets.join(',')} ${input.text} (in ${input.channel})`, reason: 'refused: network not configured; nothing drafted' });
         return msg`${off.map((t) => NETWORK_LABELS[t]).join(', ')} ${off.length > 1 ? "aren't" : "isn't"} configured here. Configured: ${enabled.map((t) => NETWORK_LABELS[t]).join(', ') || 'none'}. Nothing was drafted.`;
       }
     }
@@ -279,6 +293,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       ref = await this.deps.room.postCard(input.channel, this.cardView(draft, 1, hash));
     } catch (err) {
       log.warn({ err }, 'could not post the appeal card');
+      await this.audit.record({ actor: input.user, action: 'command', detail: `/appeal ${input.text} (in ${input.channel})`, reason: `the card couldn't be posted (${errorWords(err)}); nothing drafted` });
       return msg`Couldn't post the appeal card here: ${errorWords(err)}. Nothing was drafted.`;
     }
     const appeal: Appeal = { ...draft, threadTs: ref.ts, cards: [{ ts: ref.ts, hash, revision: 1, postedAt: now }] };
@@ -411,11 +426,11 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
     if (input.user === room.botUserId) return;
     const card = await this.deps.store.get<CardIndex>(keys.card(input.channel, input.ts));
     if (!card) return;
-    if (card.update !== undefined) {
-      await this.evaluateUpdate(card.id, card.update, { ...input, emoji }).catch((err: unknown) => this.log.error({ err, appeal: card.id, update: card.update }, 'checking an update\'s approvals failed'));
-      return;
-    }
-    await this.evaluateWithRetries(card.id, { ...input, emoji });
+    const trigger = { ...input, emoji };
+    const n = card.update;
+    await this.evaluateWithRetries(card.id, n === undefined
+      ? (attempt) => this.evaluate(card.id, trigger, attempt)
+      : (attempt) => this.updates.evaluate(card.id, n, trigger, attempt));
   }
 
   /**
@@ -423,13 +438,13 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
    * or a group's membership couldn't be read, it tries again a little later. Evaluating is
    * idempotent (it reads the reactions afresh), so a retry can never double-count.
    */
-  private async evaluateWithRetries(id: string, trigger: Reactor): Promise<void> {
+  private async evaluateWithRetries(id: string, evaluate: (attempt: { firstAttempt: boolean; lastAttempt: boolean }) => Promise<'done' | 'incomplete'>): Promise<void> {
     const delays = this.deps.recheckDelaysMs ?? DEFAULT_RECHECK_DELAYS_MS;
     const log = this.log.child({ appeal: id });
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= delays.length;
       try {
-        const outcome = await this.evaluate(id, trigger, { firstAttempt: attempt === 0, lastAttempt: last });
+        const outcome = await evaluate({ firstAttempt: attempt === 0, lastAttempt: last });
         if (outcome !== 'incomplete' || last) return;
       } catch (err) {
         if (last) {
@@ -486,40 +501,20 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
         return 'done';
       }
 
-      const reactions = await room.reactions({ channel: appeal.channel, ts: current.ts });
-      const approveUsers = reactions.get(policy.approveEmoji) ?? [];
-      const rejectUsers = reactions.get(policy.rejectEmoji) ?? [];
-      const reactors = [...new Set([...approveUsers, ...rejectUsers, trigger.user])].filter((u) => u !== room.botUserId);
-      const authorized = await room.usersCoveredBy(reactors, [...policy.approvers, ...policy.seniors]);
-      const seniors = policy.seniors.length > 0 ? await room.usersCoveredBy(reactors, policy.seniors) : null;
-      const unresolved = [...new Set([...authorized.unresolved, ...(seniors?.unresolved ?? [])])];
-      const contributors = [...new Set(appeal.media.map((m) => m.addedBy))];
-      const rule = { author: appeal.author, contributors, botUserId: room.botUserId, authorized: authorized.covered };
-      const decision = evaluateApproval({
-        ...rule,
-        required: policy.required,
-        approveUsers,
-        rejectUsers,
-        seniors: seniors?.covered ?? null,
-        membershipIncomplete: unresolved.length > 0,
+      const reading = await readCard(room, policy, {
+        channel: appeal.channel,
+        ts: current.ts,
+        author: appeal.author,
+        contributors: [...new Set(appeal.media.map((m) => m.addedBy))],
         cardHash: current.hash,
         currentHash: appealHash(appeal),
-      });
-
-      await audited(reactionVerdict(trigger, decision, rule, authorized.covered, policy, unresolved));
-      if (notes) {
-        // Tell the person whose reaction doesn't count, and why. (A reject counts from any
-        // authorised approver, the author included: stopping an appeal is always allowed.)
-        const isApprove = trigger.emoji === policy.approveEmoji;
-        const why = isApprove ? whyNotCounted(trigger.user, rule) : authorized.covered.has(trigger.user) ? undefined : 'not_approver';
-        if (why === 'author') {
-          await notify(msg`You drafted ${showId(appeal.id)}, so your :${policy.approveEmoji}: can't count: it needs ${policy.required} approvals from colleagues.`);
-        } else if (why === 'contributor') {
-          await notify(msg`You added media to ${showId(appeal.id)}, so your :${policy.approveEmoji}: can't count: colleagues who didn't contribute must approve it.`);
-        } else if (why === 'not_approver' && unresolved.length === 0) {
-          await notify(msg`Your :${trigger.emoji}: on ${showId(appeal.id)} isn't counted: you aren't an authorised approver.`);
-        }
-        if (why) log.info({ user: trigger.user, emoji: trigger.emoji, why }, 'reaction not counted');
+      }, trigger);
+      const { decision, unresolved } = reading;
+      await audited(reactionVerdict(trigger, reading, policy));
+      const note = notes ? notCountedNote(trigger, reading, policy, showId(appeal.id)) : undefined;
+      if (note) {
+        await notify(note);
+        log.info({ user: trigger.user, emoji: trigger.emoji }, 'reaction not counted');
       }
       if (decision.status === 'pending' && decision.incomplete) {
         log.warn({ groups: unresolved }, 'approver group membership unavailable: nothing is approved until it can be read');
@@ -660,138 +655,7 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
   async draftUpdate(id: string, text: string, ctx: { channel: string; user: string }): Promise<Message> {
     const appeal = await this.loadIn(id, ctx.channel);
     if (!appeal) return this.unknown(id);
-    if (appeal.state === 'withdrawn') return msg`${showId(id)} is withdrawn: there is nothing live to update. Nothing was drafted.`;
-    if (appeal.state !== 'published' && appeal.state !== 'publishing') {
-      return msg`${showId(id)} is ${appeal.state}: an update goes out as a reply to the published appeal, so it can only follow a published one. Nothing was drafted.`;
-    }
-    const live = [...(await livePosts(this.deps.store, id)).keys()];
-    if (live.length === 0) return msg`${showId(id)} isn't live on any network yet: nothing to reply to. Nothing was drafted.`;
-    const problem = updateTextProblem(id, text, live);
-    if (problem) return msg`${problem}. Nothing was drafted.`;
-    let n = ((await this.deps.store.get<number>(updateKeys.count(id))) ?? 0) + 1;
-    while (!(await this.deps.store.claim(updateKeys.number(id, n)))) n++;
-    await this.deps.store.set(updateKeys.count(id), n);
-    const now = this.deps.clock.now();
-    const draft: AppealUpdate = { appealId: id, n, text, author: ctx.user, state: 'draft', targets: live, card: { ts: '', hash: '' }, pendingApprovers: [], createdAt: now };
-    const hash = updateHash(draft);
-    let ref: MessageRef;
-    try {
-      ref = await this.deps.room.postCard(appeal.channel, this.updateCardView({ ...draft, card: { ts: '', hash } }, appeal), appeal.threadTs);
-    } catch (err) {
-      this.log.warn({ err, appeal: id }, 'could not post the update card');
-      return msg`Couldn't post the update's card in the thread: ${errorWords(err)}. Nothing was drafted.`;
-    }
-    const u: AppealUpdate = { ...draft, card: { ts: ref.ts, hash } };
-    await this.deps.store.set(updateKeys.update(id, n), u);
-    await this.deps.store.set<CardIndex>(keys.card(appeal.channel, ref.ts), { id, hash, update: n });
-    await this.audit.record({ appeal: id, actor: ctx.user, action: 'update_drafted', hash, detail: `update ${n}: ${text} (replies on ${live.join(', ')})` });
-    await this.seed(appeal, ref);
-    return msg`Update ${n} to ${showId(id)} drafted: its card is in the appeal's thread. It is posted as a reply on ${live.map((l) => NETWORK_LABELS[l]).join(', ')} once ${this.deps.policy.required} colleagues approve it.`;
-  }
-
-  private async evaluateUpdate(id: string, n: number, trigger: Reactor): Promise<void> {
-    const { policy, room, store } = this.deps;
-    await this.lock.run(id, async (lease) => {
-      const u = await store.get<AppealUpdate>(updateKeys.update(id, n));
-      const appeal = await this.load(id);
-      if (!u || !appeal) return;
-      const log = this.log.child({ appeal: id, update: n });
-      const notify = (m: Message) => room.notify(trigger.channel, trigger.user, m, appeal.threadTs).catch((err: unknown) => log.warn({ err }, 'ephemeral note failed'));
-      const audited = (reason: string) =>
-        this.audit.record({ appeal: id, actor: trigger.user, action: 'reaction', hash: u.card.hash, detail: `:${trigger.emoji}: ${trigger.added ? 'added to' : 'removed from'} update ${n}'s card`, reason });
-      if (trigger.added && trigger.emoji === policy.approveEmoji && u.state !== 'draft' && u.state !== 'rejected' && appeal.state !== 'withdrawn'
-        && u.approval?.approvers.includes(trigger.user)) {
-        // Read from the card's reactions when an earlier event approved it: this ✅ counted.
-        await audited(`counted: one of the approvals of update ${n} already recorded`);
-        return;
-      }
-      if (u.state !== 'draft' || appeal.state === 'withdrawn') {
-        const why = appeal.state === 'withdrawn' ? `${showId(id)} is withdrawn` : `update ${n} is already ${u.state}`;
-        await audited(`not counted: ${why}`);
-        if (trigger.added) await notify(msg`${why}: your reaction changes nothing.`);
-        return;
-      }
-      const reactions = await room.reactions({ channel: appeal.channel, ts: u.card.ts });
-      const approveUsers = reactions.get(policy.approveEmoji) ?? [];
-      const rejectUsers = reactions.get(policy.rejectEmoji) ?? [];
-      const reactors = [...new Set([...approveUsers, ...rejectUsers, trigger.user])].filter((x) => x !== room.botUserId);
-      const authorized = await room.usersCoveredBy(reactors, [...policy.approvers, ...policy.seniors]);
-      const seniors = policy.seniors.length > 0 ? await room.usersCoveredBy(reactors, policy.seniors) : null;
-      const unresolved = [...new Set([...authorized.unresolved, ...(seniors?.unresolved ?? [])])];
-      const rule = { author: u.author, contributors: [], botUserId: room.botUserId, authorized: authorized.covered };
-      const decision = evaluateApproval({
-        ...rule,
-        required: policy.required,
-        approveUsers,
-        rejectUsers,
-        seniors: seniors?.covered ?? null,
-        membershipIncomplete: unresolved.length > 0,
-        cardHash: u.card.hash,
-        currentHash: updateHash(u),
-      });
-      await audited(reactionVerdict(trigger, decision, rule, authorized.covered, policy, unresolved));
-      if (trigger.added && trigger.emoji === policy.approveEmoji) {
-        const why = whyNotCounted(trigger.user, rule);
-        if (why === 'author') await notify(msg`You drafted update ${n} to ${showId(id)}, so your :${policy.approveEmoji}: can't count: it needs ${policy.required} approvals from colleagues.`);
-        else if (why === 'not_approver' && unresolved.length === 0) await notify(msg`Your :${trigger.emoji}: on update ${n} to ${showId(id)} isn't counted: you aren't an authorised approver.`);
-      }
-      const now = this.deps.clock.now();
-      const ref = { channel: appeal.channel, ts: u.card.ts };
-      if (decision.status === 'approved') {
-        const approved: AppealUpdate = { ...u, state: 'approved', pendingApprovers: decision.approvers, approval: { approvers: decision.approvers, at: now, hash: u.card.hash } };
-        await lease.check();
-        await store.addToSet(updateKeys.pending, `${id}:${n}`);
-        await store.set(updateKeys.update(id, n), approved);
-        log.info({ approvers: decision.approvers }, 'update approved');
-        await this.audit.record({ appeal: id, actor: SYSTEM_ACTOR, action: 'update_approved', hash: u.card.hash, detail: `update ${n} approved by ${decision.approvers.join(', ')}` });
-        await room.updateCard(ref, this.updateCardView(approved, appeal)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
-        await this.say(appeal, msg`:${policy.approveEmoji}: ${strong(`Update ${n} to ${showId(id)} approved`)} by ${userList(decision.approvers)}. Posting it as a reply on ${u.targets.map((t) => NETWORK_LABELS[t]).join(', ')} now.`);
-        void this.updater.start(id, n);
-      } else if (decision.status === 'rejected') {
-        const rejected: AppealUpdate = { ...u, state: 'rejected', rejection: { by: decision.by, at: now } };
-        await lease.check();
-        await store.set(updateKeys.update(id, n), rejected);
-        await this.audit.record({ appeal: id, actor: decision.by, action: 'update_rejected', hash: u.card.hash, detail: `update ${n} rejected` });
-        await room.updateCard(ref, this.updateCardView(rejected, appeal)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
-        await this.say(appeal, msg`:${policy.rejectEmoji}: ${strong(`Update ${n} to ${showId(id)} rejected`)} by ${user(decision.by)}. Nothing will be posted.`);
-      } else if (!sameMembers(decision.approvers, u.pendingApprovers) || decision.seniorMissing !== (u.pendingSeniorMissing ?? true)) {
-        const pending: AppealUpdate = { ...u, pendingApprovers: decision.approvers, pendingSeniorMissing: decision.seniorMissing };
-        await lease.check();
-        await store.set(updateKeys.update(id, n), pending);
-        await room.updateCard(ref, this.updateCardView(pending, appeal)).catch((err: unknown) => log.warn({ err }, 'card update failed'));
-      }
-    });
-  }
-
-  /** An update's card: the reply each network gets, and its approvals. */
-  updateCardView(u: AppealUpdate, appeal: Appeal, results: readonly ReplyRecord[] = []): CardView {
-    const { policy } = this.deps;
-    const text = replyText(u.appealId, u.text);
-    return {
-      appealId: u.appealId,
-      update: { n: u.n },
-      state: u.state,
-      author: u.author,
-      revision: 1,
-      text: u.text,
-      outgoing: u.targets.map((network) => ({ network, label: `${NETWORK_LABELS[network]} (reply)`, text, media: [] })),
-      media: [],
-      notes: [`Posted as a reply to ${showId(appeal.id)} on every network where it is live.`],
-      approvals: {
-        required: policy.required,
-        counted: u.pendingApprovers,
-        seniorRequired: policy.seniors.length > 0,
-        seniorMissing: policy.seniors.length > 0 && u.state === 'draft' && (u.pendingSeniorMissing ?? true),
-      },
-      approveEmoji: policy.approveEmoji,
-      rejectEmoji: policy.rejectEmoji,
-      hash: u.card.hash,
-      ...(u.approval ? { approvedBy: u.approval.approvers } : {}),
-      ...(u.rejection ? { rejectedBy: u.rejection.by } : {}),
-      ...(results.length > 0
-        ? { publications: results.map((r) => ({ network: r.network, label: NETWORK_LABELS[r.network], ...(r.state === 'posted' ? { url: r.url } : { failed: r.reason }) })) }
-        : {}),
-    };
+    return this.updates.draft(appeal, text, ctx.user);
   }
 
   // ---------------------------------------------------------------- reports
@@ -935,65 +799,4 @@ function xWarning(appeal: Appeal, sent: number): { warning: string } | Record<st
   if (images > sent) return { warning: `X takes ${sent} images per post: the first ${sent} go to X.` };
   if (images > 0 && videos > 0) return { warning: 'X takes images or one video in a post, not both: X gets the images.' };
   return {};
-}
-
-/** Slack sends skin tones as "name::skin-tone-2"; colons may surround a configured name. */
-export function normalizeEmoji(name: string): string {
-  return name.replace(/::skin-tone-\d$/, '').replace(/^:|:$/g, '');
-}
-
-/** Whether a reaction counted, and why not, in words for the audit trail. */
-function reactionVerdict(
-  trigger: Reactor,
-  decision: ApprovalDecision,
-  rule: Parameters<typeof whyNotCounted>[1],
-  authorized: ReadonlySet<string>,
-  policy: ApprovalPolicy,
-  unresolved: readonly string[],
-): string {
-  const tally = `${decision.status === 'pending' ? decision.approvers.length : decision.status === 'approved' ? decision.approvers.length : 0} of ${policy.required} approvals count`;
-  if (trigger.emoji === policy.rejectEmoji) {
-    if (!trigger.added) return `reject removed; ${tally}`;
-    return authorized.has(trigger.user) ? 'counted: rejects the appeal' : 'not counted: not an authorised approver';
-  }
-  if (!trigger.added) return `approval removed; ${tally}`;
-  const why = whyNotCounted(trigger.user, rule);
-  const words = { author: 'the author never approves their own appeal', contributor: 'added media to the appeal', bot: 'the bot', not_approver: 'not an authorised approver' };
-  if (why === 'not_approver' && unresolved.length > 0) return `undecided: approver group membership (${unresolved.join(', ')}) couldn't be read`;
-  if (why) return `not counted: ${words[why]}`;
-  return `counted; ${tally}${decision.status === 'pending' && decision.seniorMissing ? ', a senior approval is still missing' : ''}`;
-}
-
-/** A command as typed, for the audit trail. */
-function commandText(cmd: Exclude<Command, { kind: 'draft' }>): string {
-  switch (cmd.kind) {
-    case 'invalid':
-      return `/appeal (not understood: ${cmd.problem})`;
-    case 'help':
-    case 'list':
-    case 'report':
-      return `/appeal ${cmd.kind}`;
-    case 'status':
-    case 'audit':
-      return `/appeal ${cmd.kind} ${cmd.id}`;
-    case 'retry':
-      return `/appeal retry ${cmd.id}${cmd.network ? ` ${cmd.network}` : ''}`;
-    case 'withdraw':
-      return `/appeal withdraw ${cmd.id}${cmd.reason ? ` ${cmd.reason}` : ''}`;
-    case 'update':
-      return `/appeal update ${cmd.id} ${cmd.text}`;
-  }
-}
-
-function sameMembers(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
-}
-
-function time(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-function errorWords(err: unknown): string {
-  if (err && typeof err === 'object' && 'userMessage' in err && typeof err.userMessage === 'string') return err.userMessage;
-  return 'the chat platform refused it';
 }
