@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: prints figures, asserts nothing. `BENCH=slash,reach,publish,fanout`
+ * `npm run bench`: prints figures, asserts nothing. `BENCH=slash,reach,publish,fanout,withdraw,audit`
  * (the default: all) chooses which.
  *
  * - slash: slash-command acknowledgement latency and throughput against bare Bolt apps.
@@ -9,13 +9,18 @@
  * - publish: the real app, from the second approval to the post's link in the thread.
  * - fanout: the real app publishing to each network alone and to all four at once, with
  *   each fake answering after a fixed delay.
+ * - withdraw: the real app taking an appeal down from all four networks, each fake answering
+ *   its deletes after a fixed delay: total time against the slowest network's own time.
+ * - audit: audit-trail appends per second, and `verifyAudit` over 100,000 entries.
  */
+import { auditBench } from './audit.js';
 import { fanoutBench } from './fanout.js';
 import { publishBench } from './publish.js';
 import { reachBench } from './reach.js';
 import { slashBench } from './slash.js';
+import { withdrawBench } from './withdraw.js';
 
-const all = { slash: slashBench, reach: reachBench, publish: publishBench, fanout: fanoutBench };
+const all = { slash: slashBench, reach: reachBench, publish: publishBench, fanout: fanoutBench, withdraw: withdrawBench, audit: auditBench };
 const chosen = (process.env.BENCH ?? Object.keys(all).join(',')).split(',').map((s) => s.trim()) as Array<keyof typeof all>;
 
 async function main(): Promise<void> {

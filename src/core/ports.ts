@@ -197,7 +197,7 @@ export interface PublishRequest {
    * throws when this worker may no longer publish (its lease lapsed). The adapter lets
    * that error through untouched and creates nothing.
    */
-  fence?: () => void;
+  fence?: () => Promise<void> | void;
 }
 
 /** A post on a network: what withdrawing it and reading its reach need. */

@@ -85,7 +85,7 @@ export const publishKeys = {
 export const liveMember = (id: string, network: NetworkName, postId: string) => `${id}|${network}|${postId}`;
 
 /** How far back recovery looks before an interrupted attempt started (clock skew, slow writes). */
-const RECOVERY_SLACK_MS = 5 * 60_000;
+export const RECOVERY_SLACK_MS = 5 * 60_000;
 const DEFAULT_LEASE_MS = 15_000;
 const DEFAULT_SWEEP_MS = 5_000;
 /** After a post the network never confirmed: look for it again after these pauses. */
@@ -107,6 +107,15 @@ export interface PublisherDeps {
 }
 
 type Outcome = PublicationRecord | 'busy' | 'skipped';
+
+/** Thrown by the publish fence: the appeal was withdrawn, so nothing is posted. */
+export class WithdrawnMeanwhile extends Error {
+  readonly code = 'withdrawn';
+  constructor(readonly appealId: string) {
+    super(`appeal ${appealId} was withdrawn: not publishing`);
+    this.name = 'WithdrawnMeanwhile';
+  }
+}
 
 export class Publisher {
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -325,10 +334,12 @@ export class Publisher {
         ...(out.title !== undefined ? { title: out.title } : {}),
         media,
         reference: ref,
-        // Checked right before the post is created: a worker whose lease lapsed (a long
-        // stall) must not post, since another may have taken over.
-        fence: () => {
+        // Checked right before the post is created (after uploads and any rate-limit wait):
+        // a worker whose lease lapsed (a long stall) must not post, since another may have
+        // taken over; and nothing is posted once the appeal is withdrawn.
+        fence: async () => {
           if (!lease.held) throw new LeaseLost(leaseKey);
+          if ((await store.get<Appeal>(`appeal:${appeal.id}`))?.state === 'withdrawn') throw new WithdrawnMeanwhile(appeal.id);
         },
       });
       log.info({ postId: post.postId, ms: clock.now() - started }, 'published');
@@ -336,6 +347,10 @@ export class Publisher {
       if (err instanceof LeaseLost) {
         log.warn({}, 'lost the publish lease before posting; whoever holds it now publishes');
         return 'busy';
+      }
+      if (err instanceof WithdrawnMeanwhile) {
+        log.info({}, 'withdrawn while publishing: nothing posted');
+        return 'skipped';
       }
       if (err instanceof NetworkError) return await this.fail(appeal, hash, network, err, lease, log);
       throw err; // the store or a bug: nothing is recorded, the sweeper resumes it
@@ -394,7 +409,9 @@ export class Publisher {
     };
     // Reach first (idempotent), then the record: once recorded, it is never published again.
     // The thread is told when the round finishes (finishRound), after the record exists.
-    await this.deps.store.addToSet(publishKeys.live, liveMember(appeal.id, network, post.postId));
+    // A post of an appeal withdrawn meanwhile gets no reach: it comes down (below).
+    const withdrawnBefore = (await this.deps.store.get<Appeal>(`appeal:${appeal.id}`))?.state === 'withdrawn';
+    if (!withdrawnBefore) await this.deps.store.addToSet(publishKeys.live, liveMember(appeal.id, network, post.postId));
     await this.deps.store.set(publishKeys.record(appeal.id, network), rec);
     log.info({ postId: post.postId, url: post.url, recovered }, 'publication recorded');
     await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'published', network, hash, detail: `live on ${NETWORK_LABELS[network]}: ${post.url}${recovered ? ' (found after an interruption)' : ''}` });

@@ -19,7 +19,7 @@ import { KeyedLock, type Lease } from './lock.js';
 import { code, link, msg, plain, strong, user, userList, type CardView, type Message, type Part } from './messages.js';
 import { NETWORK_LABELS, type NetworkName } from './networks.js';
 import { publishKeys, Publisher, type PublicationRecord } from './publisher.js';
-import { Withdrawer } from './withdraw.js';
+import { Withdrawer, withdrawKeys } from './withdraw.js';
 import {
   MediaRejected,
   type ChatRoom,
@@ -206,8 +206,11 @@ Approvers react :${approveEmoji}: on the newest card to approve (${required} nee
     if (!appeal) return this.unknown(id);
     const card = currentCard(appeal);
     const targets = appeal.targets.map((t) => NETWORK_LABELS[t]).join(', ') || 'no networks';
+    const videos = appeal.media.filter(isVideo).length;
+    const images = appeal.media.length - videos;
+    const media = `${images} image${images === 1 ? '' : 's'}${videos > 0 ? ` and ${videos} video${videos === 1 ? '' : 's'}` : ''}`;
     const lines: Part[] = msg`${strong(showId(appeal.id))}: ${strong(appeal.state)} · drafted by ${user(appeal.author)} at ${time(appeal.createdAt)}
-Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ? '' : 's'} · card ${card?.revision ?? 0} · hash ${code(shortHash(card?.hash ?? appealHash(appeal)))}
+Targets: ${targets} · ${media} · card ${card?.revision ?? 0} · hash ${code(shortHash(card?.hash ?? appealHash(appeal)))}
 `;
     if (appeal.state === 'draft') {
       lines.push(...msg`Approvals: ${appeal.pendingApprovers.length} of ${this.deps.policy.required}`);
@@ -222,8 +225,12 @@ Targets: ${targets} · ${appeal.media.length} image${appeal.media.length === 1 ?
       for (const out of this.publisher.publishable(appeal)) {
         const label = NETWORK_LABELS[out.network];
         const r = records.get(out.network);
-        if (r?.state === 'published') lines.push(...msg`\n${label}: live since ${time(r.at)}: ${link(r.url, r.url.replace(/^https?:\/\//, ''))}`);
+        const gone = appeal.state === 'withdrawn' ? await this.deps.store.get<number>(withdrawKeys.gone(appeal.id, out.network)) : undefined;
+        if (gone !== undefined) lines.push(`\n${label}: removed at ${time(gone)}`);
+        else if (r?.state === 'published' && appeal.state === 'withdrawn') lines.push(...msg`\n${label}: being removed: ${link(r.url, r.url.replace(/^https?:\/\//, ''))}`);
+        else if (r?.state === 'published') lines.push(...msg`\n${label}: live since ${time(r.at)}: ${link(r.url, r.url.replace(/^https?:\/\//, ''))}`);
         else if (r?.state === 'failed') lines.push(...msg`\n${label}: failed at ${time(r.at)}: ${r.reason}${r.retryAt !== undefined ? ` (tried again by itself at ${time(r.retryAt)})` : ''}`);
+        else if (appeal.state === 'withdrawn') lines.push(`\n${label}: not published`);
         else lines.push(`\n${label}: publishing…`);
       }
     }

@@ -11,11 +11,11 @@ import { SYSTEM_ACTOR, type AuditLog } from './audit.js';
 import type { Appeal } from './appeal.js';
 import { showId } from './ids.js';
 import { msg, strong, type Message } from './messages.js';
-import { NETWORK_LABELS, NETWORKS, type NetworkName } from './networks.js';
+import { NETWORK_LABELS, NETWORKS, reference, type NetworkName } from './networks.js';
 import { tryLease } from './lock.js';
 import { Runs } from './runs.js';
-import type { ChatRoom, Clock, Logger, Network, PublishedPost, Store } from './ports.js';
-import { liveMember, publishKeys, type PublicationRecord } from './publisher.js';
+import { NetworkError, type ChatRoom, type Clock, type Logger, type Network, type PublishedPost, type Store } from './ports.js';
+import { liveMember, publishKeys, RECOVERY_SLACK_MS, type PublicationRecord } from './publisher.js';
 import { updateKeys, type ReplyRecord } from './update.js';
 
 /** What of an appeal is still up on one network: its post, and replies of its updates. */
@@ -34,10 +34,18 @@ export const withdrawKeys = {
   stuck: (id: string, network: NetworkName) => `withdraw-stuck:${id}:${network}`,
   lease: (id: string, network: NetworkName) => `withdraw-lease:${id}:${network}`,
   done: (id: string) => `withdraw-done:${id}`,
+  /** Per network: an unrecorded publish attempt was looked into. */
+  checked: (id: string, network: NetworkName) => `withdraw-checked:${id}:${network}`,
+  /** Per network: a rate limit said not before this time (ms). */
+  notBefore: (id: string, network: NetworkName) => `withdraw-not-before:${id}:${network}`,
 };
 
 const LEASE_MS = 15_000;
 const DEFAULT_SWEEP_MS = 5_000;
+/** A rate limit longer than this is waited out between sweeps, not within a pass. */
+const MAX_WAIT_IN_PASS_MS = 10_000;
+/** The longest a rate-limited network is left alone between tries. */
+const MAX_DEFER_MS = 30_000;
 /** Back-off between delete attempts of one network, in one pass: then the sweeper goes on. */
 const TRIES_PER_PASS = 3;
 
@@ -116,6 +124,9 @@ export class Withdrawer {
     const live = await this.stillLive(id);
     const results = await Promise.all(live.map((item) => this.takeDown(appeal, item, log)));
     if (results.every(Boolean)) {
+      // A publish still in flight (or one a crash left unrecorded) may have put a post up:
+      // not done until that is settled.
+      if (!(await this.settleUnrecorded(appeal, log))) return;
       await store.removeFromSet(withdrawKeys.pending, id);
       // A publish in flight records its post, then adds the appeal to the set: looking again
       // *after* removing it means such a post is either seen here or re-adds the appeal.
@@ -126,11 +137,60 @@ export class Withdrawer {
       }
       // Said once, when the last post is confirmed gone.
       if (await store.claim(withdrawKeys.done(id))) {
-        await this.say(appeal, live.length === 0 && results.length === 0
+        const wasPublic = (await Promise.all(NETWORKS.map((n) => store.get<number>(withdrawKeys.gone(id, n))))).some((g) => g !== undefined);
+        await this.say(appeal, !wasPublic
           ? msg`${strong(`${showId(id)} is withdrawn`)}: nothing of it was public. Nothing will be published.`
           : msg`${strong(`${showId(id)} is withdrawn everywhere`)}: every post is confirmed gone. Should the media be told? Outlets that used the images may still show them: ask the press office to request their removal.`);
       }
     }
+  }
+
+  /**
+   * Networks where a publish attempt started (its marker is stored before the network is
+   * called) but no post is recorded: if a worker holds the publish lease it is in flight,
+   * and its post is recorded (and comes down) when it ends, so this is not settled yet.
+   * Otherwise the attempt was cut short (a crash, or an answer never confirmed): the post is
+   * looked for by its reference, under the publish lease, and taken down if it is there.
+   * True when every network is settled.
+   */
+  private async settleUnrecorded(appeal: Appeal, log: Logger): Promise<boolean> {
+    const { store, clock } = this.deps;
+    const hash = appeal.approval?.hash;
+    if (!hash) return true;
+    let settled = true;
+    for (const network of NETWORKS) {
+      const attempt = await store.get<{ startedAt: number }>(publishKeys.attempt(appeal.id, network, hash));
+      if (!attempt || (await store.get<number>(withdrawKeys.checked(appeal.id, network))) !== undefined) continue;
+      if ((await store.get<PublicationRecord>(publishKeys.record(appeal.id, network)))?.state === 'published') continue;
+      const lease = await tryLease(store, publishKeys.lease(appeal.id, network, hash), LEASE_MS);
+      if (!lease) {
+        log.info({ network }, 'a publish is in flight: its post comes down once it is recorded');
+        settled = false;
+        continue;
+      }
+      try {
+        if ((await store.get<PublicationRecord>(publishKeys.record(appeal.id, network)))?.state === 'published') {
+          settled = false; // recorded meanwhile: the next pass takes it down
+          continue;
+        }
+        const adapter = this.deps.networks.get(network);
+        const found = await adapter?.findPublished(reference(appeal.id), attempt.startedAt - RECOVERY_SLACK_MS);
+        if (found && adapter) {
+          await adapter.withdraw(found);
+          await store.set(withdrawKeys.gone(appeal.id, network), clock.now());
+          log.warn({ network, postId: found.postId }, 'found an unrecorded post of the withdrawn appeal: taken down');
+          await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdrawn', network, detail: `unrecorded post found and removed from ${NETWORK_LABELS[network]} (${found.url})` });
+          await this.say(appeal, msg`:white_check_mark: ${showId(appeal.id)} removed from ${NETWORK_LABELS[network]} (a post whose publishing had been cut short).`);
+        }
+        await store.set(withdrawKeys.checked(appeal.id, network), clock.now());
+      } catch (err) {
+        log.warn({ err, network }, 'could not look for an unrecorded post; looking again shortly');
+        settled = false;
+      } finally {
+        await lease.release().catch(() => undefined);
+      }
+    }
+    return settled;
   }
 
   /** Per network, the appeal's post and update replies not yet confirmed gone. */
@@ -160,6 +220,8 @@ export class Withdrawer {
     const log = parent.child({ network });
     const label = NETWORK_LABELS[network];
     const adapter = this.deps.networks.get(network);
+    const notBefore = await store.get<number>(withdrawKeys.notBefore(appeal.id, network));
+    if (notBefore !== undefined && notBefore > clock.now()) return false; // the network asked us to wait
     const lease = await tryLease(store, withdrawKeys.lease(appeal.id, network), LEASE_MS);
     if (!lease) return false; // another worker is on it
     try {
@@ -185,7 +247,14 @@ export class Withdrawer {
         } catch (err) {
           lastError = err && typeof err === 'object' && 'userMessage' in err ? String((err as { userMessage: unknown }).userMessage) : (err as Error).message;
           log.warn({ err, attempt }, 'withdrawal failed; trying again');
-          if (attempt < TRIES_PER_PASS) await this.sleep(Math.min(10_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+          const wait = err instanceof NetworkError ? err.retryAfterMs : undefined;
+          if (wait !== undefined && wait > MAX_WAIT_IN_PASS_MS) {
+            // Rate-limited for a while: the sweeper tries again when the network allows, or
+            // after 30 s at most (taking an image down can't wait an hour on an estimate).
+            await store.set(withdrawKeys.notBefore(appeal.id, network), clock.now() + Math.min(wait, MAX_DEFER_MS));
+            break;
+          }
+          if (attempt < TRIES_PER_PASS) await this.sleep(wait ?? Math.min(10_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
         }
       }
       // Still live: say so once; the sweeper keeps trying until it is confirmed gone.

@@ -101,10 +101,14 @@ describe('withdrawing an appeal', () => {
     expect(await store.members(withdrawKeys.pending)).toEqual([]);
   });
 
-  it('a withdrawal while publishing is in flight wins: what gets published comes down, nothing more goes up', async () => {
+  it.each([
+    ['before the network is called: nothing goes up', 'before'],
+    ['after the network took the post, before it answered: it comes down', 'after'],
+  ] as const)('a withdrawal while publishing is in flight wins, %s', async (_what, when) => {
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
-    x.gate = () => held;
+    if (when === 'before') x.gate = () => held;
+    else x.answerGate = () => held;
     await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'Missing person' });
     const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
     const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
@@ -125,14 +129,54 @@ describe('withdrawing an appeal', () => {
     await service.withdrawer.idle();
     for (let i = 0; i < 5 && (await store.members(withdrawKeys.pending)).length > 0; i++) await service.withdrawer.sweep();
     expect(await store.members(withdrawKeys.pending)).toEqual([]);
-    expect(x.posts).toHaveLength(1);
+    expect(x.posts).toHaveLength(when === 'before' ? 0 : 1);
     expect(x.posts.every((p) => p.deleted)).toBe(true);
     expect(fb.posts.every((p) => p.deleted)).toBe(true);
     await service.publisher.sweep();
     expect(x.posts.filter((p) => !p.deleted)).toHaveLength(0);
     expect(fb.posts.filter((p) => !p.deleted)).toHaveLength(0);
     const rec = await store.get<PublicationRecord>(publishKeys.record(id, 'x'));
-    expect(rec?.state).toBe('published');
+    expect(rec?.state).toBe(when === 'before' ? undefined : 'published');
+    // The last word comes after every removal, once.
+    const texts = room.texts();
+    const done = texts.findIndex((t) => t.includes('withdrawn everywhere'));
+    expect(texts.filter((t) => t.includes('withdrawn everywhere'))).toHaveLength(1);
+    expect(done).toBeGreaterThan(texts.findIndex((t) => t.includes('removed from Facebook')));
+    if (when === 'after') expect(done).toBeGreaterThan(texts.findIndex((t) => t.includes('removed from X')));
+  });
+
+  it('a post whose answer was lost (never recorded) is found by its reference and comes down too', async () => {
+    x.loseAnswer = new NetworkError({ network: 'x', code: 'unavailable', userMessage: "X didn't answer", permanent: false, ambiguous: true });
+    const appeal = await publishedAppeal();
+    expect(x.posts).toHaveLength(1);
+    expect((await store.get<PublicationRecord>(publishKeys.record(appeal.id, 'x')))?.state).toBe('failed');
+    await service.execute({ kind: 'withdraw', id: appeal.id }, { channel: CHANNEL, user: 'UAUTHOR' });
+    await service.withdrawer.idle();
+    expect(x.posts.every((p) => p.deleted)).toBe(true);
+    expect(fb.posts.every((p) => p.deleted)).toBe(true);
+    const texts = room.texts();
+    expect(texts.some((t) => t.includes('removed from X (a post whose publishing had been cut short)'))).toBe(true);
+    expect(texts.findIndex((t) => t.includes('withdrawn everywhere'))).toBeGreaterThan(texts.findIndex((t) => t.includes('removed from X')));
+  });
+
+  it('a network rate-limiting deletions for long is left alone until then (30 s at most), then tried again', async () => {
+    const appeal = await publishedAppeal();
+    fb.withdrawErrors.push(new NetworkError({ network: 'facebook', code: 'rate_limited', userMessage: 'Facebook is rate-limiting deletions', permanent: false, retryAfterMs: 3_600_000 }));
+    const before = Date.now();
+    await service.execute({ kind: 'withdraw', id: appeal.id }, { channel: CHANNEL, user: 'UAUTHOR' });
+    await service.withdrawer.idle();
+    expect(fb.calls.withdraw).toBe(1);
+    expect(room.texts().some((t) => t.includes('still live on Facebook') && t.includes('Facebook is rate-limiting deletions'))).toBe(true);
+    const notBefore = (await store.get<number>(withdrawKeys.notBefore(appeal.id, 'facebook')))!;
+    expect(notBefore - before).toBeGreaterThanOrEqual(30_000);
+    expect(notBefore - Date.now()).toBeLessThanOrEqual(30_000);
+    await service.withdrawer.sweep();
+    expect(fb.calls.withdraw).toBe(1); // not before the time it asked for
+    await store.set(withdrawKeys.notBefore(appeal.id, 'facebook'), Date.now() - 1);
+    await service.withdrawer.sweep();
+    await service.withdrawer.idle();
+    expect(fb.posts.every((p) => p.deleted)).toBe(true);
+    expect(room.texts().some((t) => t.includes('withdrawn everywhere'))).toBe(true);
   });
 
   it('withdrawing a draft: nothing was public, nothing will be published', async () => {

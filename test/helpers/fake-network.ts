@@ -42,6 +42,8 @@ export class FakeNetwork implements Network {
   delayMs = 0;
   /** Awaited inside publish before anything else: a test can hold one appeal's publish open. */
   gate: ((req: PublishRequest) => Promise<void>) | undefined;
+  /** When set, publish creates the post and waits on this before answering (the answer is slow). */
+  answerGate: ((req: PublishRequest) => Promise<void>) | undefined;
   private seq = 1000;
 
   constructor(
@@ -56,9 +58,10 @@ export class FakeNetwork implements Network {
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const err = this.publishErrors.shift();
     if (err) throw err;
-    req.fence?.();
+    await req.fence?.();
     const post: FakePost = { id: String(++this.seq), text: req.text, media: req.media.map((m) => m.sha256), createdAt: this.now(), deleted: false };
     this.posts.push(post);
+    await this.answerGate?.(req);
     if (this.loseAnswer) {
       const lost = this.loseAnswer;
       this.loseAnswer = undefined;

@@ -31,7 +31,7 @@ export interface GraphRequest {
   /** POST as multipart/form-data with this file. */
   file?: { field: string; bytes: Buffer; mime: string; filename: string };
   /** Runs right before each try is sent, after any wait (the publish fence). Its error goes through untouched. */
-  before?: () => void;
+  before?: () => Promise<void> | void;
 }
 
 export interface CallOptions {
@@ -250,7 +250,7 @@ export function createGraph(deps: GraphDeps): Graph {
     let rateRounds = 0;
     let waitedMs = 0;
     for (;;) {
-      req.before?.();
+      await req.before?.();
       const out = await send<T>(req, label);
       if (out.ok) return out.value;
       const c = out.c;

@@ -269,7 +269,7 @@ class FlickrNetwork implements Network {
   // ----- steps --------------------------------------------------------------------------------
 
   /** Uploads one image; a lost answer → looks for it (a photo carrying the reference we don't know yet) before uploading again. */
-  private async upload(file: MediaFile, params: Record<string, string>, fence: (() => void) | undefined, known: string[], reference: string, startedAt: number, log: Logger): Promise<string> {
+  private async upload(file: MediaFile, params: Record<string, string>, fence: (() => Promise<void> | void) | undefined, known: string[], reference: string, startedAt: number, log: Logger): Promise<string> {
     const blob = new File([file.bytes], file.name, { type: file.mime });
     const opts: CallOptions = {
       idempotent: false, what: 'uploads',
@@ -286,8 +286,8 @@ class FlickrNetwork implements Network {
     for (let attempt = 1; ; attempt++) {
       let failure: NetworkError;
       try {
-        const res = await this.call('upload', () => {
-          fence?.(); // after any rate-limit wait: a worker that lost its lease makes nothing public
+        const res = await this.call('upload', async () => {
+          await fence?.(); // after any rate-limit wait: a worker that lost its lease (or a withdrawn appeal) makes nothing public
           return this.uploadFile(blob, params);
         }, opts);
         if (PHOTO_RE.test(res.id)) return res.id;

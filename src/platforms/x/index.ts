@@ -120,8 +120,8 @@ class XNetwork implements Network {
     for (let attempt = 1; ; attempt++) {
       let failure: NetworkError;
       try {
-        const res = await this.call('POST tweets', (timeoutMs) => {
-          req.fence?.(); // after any rate-limit wait: a worker that lost its lease posts nothing
+        const res = await this.call('POST tweets', async (timeoutMs) => {
+          await req.fence?.(); // after any rate-limit wait: a worker that lost its lease (or a withdrawn appeal) posts nothing
           return this.http.postJson<{ data?: { id?: string } }>('tweets', body, { timeoutMs });
         }, { idempotent: false, what: 'posts' });
         const id = res.data?.id;

@@ -46,12 +46,12 @@ export async function resumableInsert(
   ctx: UploadContext,
   file: { bytes: Buffer; mime: string },
   metadata: object,
-  fence: (() => void) | undefined,
+  fence: (() => Promise<void> | void) | undefined,
 ): Promise<VideoResource> {
   const { http, call } = ctx;
   const total = file.bytes.length;
   const session = await call('POST upload/youtube/v3/videos (resumable)', async (timeoutMs) => {
-    fence?.();
+    await fence?.();
     const res = await http.send('videos.insert (start)', 'POST', `${http.root}upload/youtube/v3/videos?uploadType=resumable&part=snippet,status`, {
       timeoutMs,
       headers: { 'content-type': 'application/json; charset=UTF-8', 'x-upload-content-length': String(total), 'x-upload-content-type': file.mime },
@@ -71,7 +71,7 @@ export async function resumableInsert(
     let progress: Progress;
     try {
       progress = await call(`PUT upload session (${offset}-${end - 1}/${total})`, async (timeoutMs) => {
-        if (final) fence?.();
+        if (final) await fence?.();
         const res = await http.send('videos.insert (bytes)', 'PUT', session, {
           // A chunk gets time to travel, at 100 kB/s at least.
           timeoutMs: timeoutMs + Math.ceil((end - offset) / 100),
