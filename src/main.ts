@@ -12,12 +12,21 @@ import { createLogger } from './logger.js';
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const [verb, sub] = process.argv.slice(2);
+  const out = { write: (line: string) => process.stdout.write(`${line}\n`) };
   if (verb === 'audit' && sub === 'verify') {
     const { auditVerify } = await import('./cli/audit-verify.js');
-    process.exit(await auditVerify(process.env, { write: (line) => process.stdout.write(`${line}\n`) }));
+    process.exit(await auditVerify(process.env, out));
+  }
+  if (verb === 'doctor') {
+    const { runDoctor } = await import('./cli/doctor.js');
+    process.exit(await runDoctor(process.env, out));
+  }
+  if (verb === 'auth') {
+    const { runAuth } = await import('./cli/auth/index.js');
+    process.exit(await runAuth(sub, process.env, { out, input: process.stdin }));
   }
   if (verb !== undefined) {
-    process.stderr.write(`loudhailer: unknown command "${[verb, sub].filter(Boolean).join(' ')}". Commands: (none) runs the bot; "audit verify" checks the audit trail.\n`);
+    process.stderr.write(`loudhailer: unknown command "${[verb, sub].filter(Boolean).join(' ')}". Commands: (none) runs the bot; "doctor" checks every credential; "auth youtube|flickr|x|facebook" gets tokens; "audit verify" checks the audit trail.\n`);
     process.exit(2);
   }
   let config;
