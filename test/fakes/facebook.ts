@@ -9,6 +9,19 @@
  *   GET    /?ids=a,b&fields=…           multi-id read (≤ 50): insights.metric(…), reactions/comments summaries, shares
  *   POST   /{object-id}/comments        form message (or attachment_*) on a live post or photo → {id:"<object>_<comment>"}
  *   DELETE /{id}                        a post, a photo or a comment → {success:true}
+ *   GET    /me, /{page-id}              the token's node: fields id, name (+ Page.json's category, link, fan_count,
+ *                                       can_post); `metadata=1` adds {metadata:{type:"page"|"user"}}. With `userToken`
+ *                                       (a Page admin's user token), GET /me answers the user, not the Page
+ *   GET    /{page-id}/insights          Page insights (Page.json `insights` edge): metric=page_post_engagements|
+ *                                       page_media_view, period; needs `read_insights` among `pagePermissions`
+ *
+ * For `loudhailer auth facebook` (Meta's "long-lived access tokens" and Page-token docs), with user tokens:
+ *   GET    /oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token
+ *                                       `userToken` (or a long-lived one) → {access_token (long-lived), token_type, expires_in};
+ *                                       wrong client_id 101, wrong client_secret 1, bad or revoked user token 190 (/460)
+ *   GET    /me/accounts                 with a user token: the Pages it manages, each with its Page token (`pageToken`
+ *                                       for the fake's Page, then `extraPages`), fields id,name,access_token,tasks,
+ *                                       category; `limit` + paging.next. With the Page token: 100, as on a Page node
  *
  * Errors are Meta's shape, `{"error":{"message","type","code","error_subcode"?,"fbtrace_id"}}`:
  * bad token 190, unknown object 100/33, missing aliases in a multi-id read 803 (HTTP 404),
@@ -36,8 +49,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseMultipart } from './multipart.js';
 
-export type FacebookRoute = 'photos' | 'feed' | 'posts' | 'read' | 'comments' | 'delete';
-export const FACEBOOK_ROUTES: readonly FacebookRoute[] = ['photos', 'feed', 'posts', 'read', 'comments', 'delete'];
+export type FacebookRoute = 'photos' | 'feed' | 'posts' | 'read' | 'comments' | 'delete' | 'node' | 'insights';
+export const FACEBOOK_ROUTES: readonly FacebookRoute[] = ['photos', 'feed', 'posts', 'read', 'comments', 'delete', 'node', 'insights'];
+/** What the fake's Page token is granted unless `pagePermissions` says otherwise. */
+export const FAKE_PAGE_PERMISSIONS: readonly string[] = ['pages_show_list', 'pages_read_engagement', 'pages_manage_posts', 'pages_manage_engagement', 'read_insights'];
+/** Page-level insights metrics the fake knows (GET /{page-id}/insights). */
+export const PAGE_METRICS: readonly string[] = ['page_post_engagements', 'page_media_view'];
 /** The POST params of the `comments` edge (PagePost.json, Post.json). */
 export const COMMENT_PARAMS: ReadonlySet<string> = new Set([
   'attachment_id', 'attachment_share_url', 'attachment_url', 'comment', 'comment_privacy_value', 'feedback_source', 'message',
@@ -62,7 +79,25 @@ export interface FakeFacebookOptions {
   now?: () => number;
   /** Metrics the insights edge accepts. Default VALID_METRICS; [] makes every metric invalid. */
   metrics?: readonly string[];
+  /** The Page's name (GET /me, /{page-id}). Default 'Loudhailer Test Police'. */
+  pageName?: string;
+  /** A user access token of the Page's admin: GET /me with it answers `user`, not the Page. Default: none. */
+  userToken?: string;
+  /** The user `userToken` belongs to. Default { id: '10160000000000001', name: 'Pat Admin' }. */
+  user?: { id: string; name: string };
+  /** Permissions the Page token carries (checked by GET /{page-id}/insights: read_insights). Default FAKE_PAGE_PERMISSIONS. */
+  pagePermissions?: readonly string[];
+  /** The app (auth: fb_exchange_token's client_id / client_secret). Defaults FAKE_FACEBOOK_APP. */
+  appId?: string;
+  appSecret?: string;
+  /** More Pages the user manages (GET /me/accounts lists the fake's Page first, then these). */
+  extraPages?: ReadonlyArray<{ id: string; name: string; token?: string; tasks?: readonly string[] }>;
 }
+
+/** The app the fake knows unless `appId` / `appSecret` say otherwise. */
+export const FAKE_FACEBOOK_APP = Object.freeze({ appId: '1234567890123456', appSecret: 'fake-facebook-app-secret' });
+/** Page roles' tasks (what /me/accounts lists for a Page admin). */
+export const PAGE_ADMIN_TASKS: readonly string[] = ['ANALYZE', 'ADVERTISE', 'MESSAGING', 'MODERATE', 'CREATE_CONTENT', 'MANAGE'];
 
 export interface FakeFacebookPhoto {
   id: string;
@@ -201,6 +236,11 @@ export class FakeFacebook {
   readonly url: string;
   readonly pageId: string;
   readonly pageToken: string;
+  readonly pageName: string;
+  readonly userToken: string | undefined;
+  readonly user: { id: string; name: string };
+  /** Permissions of the Page token; change it to script a token without read_insights. */
+  pagePermissions: string[];
   readonly posts: FakeFacebookPost[] = [];
   readonly photos: FakeFacebookPhoto[] = [];
   readonly comments: FakeFacebookComment[] = [];
@@ -217,6 +257,11 @@ export class FakeFacebook {
   private readonly hangs = new Map<FacebookRoute, Array<{ commit: boolean; arrived: () => void }>>();
   private nextId = 100_000_000_000_000n;
   private closed = false;
+  // ----- auth (fb_exchange_token, /me/accounts) ----------------------------------------------
+  /** Long-lived user tokens issued by the exchange. */
+  readonly longLivedUserTokens: string[] = [];
+  private userTokensRevoked = false;
+  private readonly authOpts: FakeFacebookOptions;
 
   /** @internal Use startFakeFacebook(). */
   constructor(server: Server, origin: string, opts: FakeFacebookOptions) {
@@ -224,6 +269,11 @@ export class FakeFacebook {
     this.url = `${origin}/${GRAPH_VERSION}`;
     this.pageId = opts.pageId ?? '104000000000001';
     this.pageToken = opts.pageToken ?? 'EAAfakePageToken';
+    this.pageName = opts.pageName ?? 'Loudhailer Test Police';
+    this.userToken = opts.userToken;
+    this.authOpts = opts;
+    this.user = opts.user ?? { id: '10160000000000001', name: 'Pat Admin' };
+    this.pagePermissions = [...(opts.pagePermissions ?? FAKE_PAGE_PERMISSIONS)];
     this.now = opts.now ?? Date.now;
     this.metrics = new Set(opts.metrics ?? VALID_METRICS);
     server.on('connection', (s: Socket) => {
@@ -360,7 +410,22 @@ export class FakeFacebook {
     const path = u.pathname.startsWith(version) ? u.pathname.slice(version.length).replace(/\/+$/, '') : undefined;
     const route = path === undefined ? undefined : this.routeOf(method, path);
     if (route) record.route = route.route;
+    // auth: the token exchange (no access_token) and a user's Pages (a user token).
+    if (method === 'GET' && (path === '/oauth/access_token' || path === '/me/accounts')) {
+      return this.send(res, record, path === '/me/accounts' ? this.accounts(token, record.query) : this.exchangeUserToken(record.query));
+    }
     if (token === undefined) return this.send(res, record, graphError(400, 104, 'An access token is required to request this resource.'));
+    // A user token (not the Page's, short- or long-lived): GET /me is the user.
+    if (((this.userToken !== undefined && token === this.userToken) || this.longLivedUserTokens.includes(token)) && route?.route === 'node' && path === '/me') {
+      let answer: Answer;
+      try {
+        answer = this.nodeAnswer('user', { ...record.query, ...record.fields });
+      } catch (err) {
+        if (!(err instanceof Reply)) throw err;
+        answer = err.answer;
+      }
+      return this.send(res, record, answer);
+    }
     if (token !== this.pageToken) return this.send(res, record, graphError(400, 190, 'Invalid OAuth access token - Cannot parse access token'));
     if (!route) return this.send(res, record, graphError(400, 100, `Unknown path components: ${u.pathname}`, { type: 'OAuthException' }));
 
@@ -424,13 +489,111 @@ export class FakeFacebook {
     if (method === 'GET' && path === '') return { route: 'read', handler: (p) => this.read(p) };
     if (!m) return undefined;
     const [, id, edge] = m as unknown as [string, string, string | undefined];
+    if (method === 'GET' && !edge && (id === 'me' || id === this.pageId)) return { route: 'node', handler: (p) => this.nodeAnswer('page', p) };
     if (method === 'POST' && edge === 'comments') return { route: 'comments', handler: (p) => this.postComment(id, p) };
     if (edge && id !== this.pageId && id !== 'me') return undefined;
     if (method === 'POST' && edge === 'photos') return { route: 'photos', handler: (p, f) => this.postPhoto(p, f) };
     if (method === 'POST' && edge === 'feed') return { route: 'feed', handler: (p) => this.postFeed(p) };
     if (method === 'GET' && (edge === 'published_posts' || edge === 'feed' || edge === 'posts')) return { route: 'posts', handler: (p) => this.listPosts(p) };
     if (method === 'DELETE' && !edge) return { route: 'delete', handler: () => this.remove(id) };
+    if (method === 'GET' && edge === 'insights') return { route: 'insights', handler: (p) => this.pageInsights(p) };
     return undefined;
+  }
+
+  // ----- auth: user tokens --------------------------------------------------------------------
+
+  /** Every user token stops working (the user changed their password, or removed the app): 190/460. */
+  revokeUserTokens(): void {
+    this.userTokensRevoked = true;
+  }
+
+  private userTokenError(token: string | undefined): Answer | undefined {
+    const known = token !== undefined && (token === this.userToken || this.longLivedUserTokens.includes(token));
+    if (!known) return graphError(400, 190, 'Invalid OAuth access token - Cannot parse access token');
+    if (this.userTokensRevoked) {
+      return graphError(400, 190, 'Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.', { subcode: 460 });
+    }
+    return undefined;
+  }
+
+  /** GET /oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token. */
+  private exchangeUserToken(q: Record<string, string>): Answer {
+    const appId = this.authOpts.appId ?? FAKE_FACEBOOK_APP.appId;
+    const appSecret = this.authOpts.appSecret ?? FAKE_FACEBOOK_APP.appSecret;
+    if (q.client_id === undefined) return graphError(400, 101, 'Missing client_id parameter.', { type: 'OAuthException' });
+    if (q.client_id !== appId) return graphError(400, 101, 'Error validating application. Invalid application ID.', { type: 'OAuthException' });
+    if (q.grant_type !== 'fb_exchange_token') return graphError(400, 100, 'Unsupported grant_type', { type: 'OAuthException' });
+    if (q.client_secret !== appSecret) return graphError(400, 1, 'Error validating client secret.', { type: 'OAuthException' });
+    if (q.fb_exchange_token === undefined) return graphError(400, 100, 'Missing fb_exchange_token parameter.', { type: 'OAuthException' });
+    const bad = this.userTokenError(q.fb_exchange_token);
+    if (bad) return bad;
+    const token = `EAAfakeLongLivedUser${randomBytes(12).toString('hex')}`;
+    this.longLivedUserTokens.push(token);
+    return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: 5_183_944 } };
+  }
+
+  /** GET /me/accounts with a user token: the Pages, each with its Page token. */
+  private accounts(token: string | undefined, q: Record<string, string>): Answer {
+    if (token === undefined) return graphError(400, 104, 'An access token is required to request this resource.');
+    if (token === this.pageToken) return graphError(400, 100, '(#100) Tried accessing nonexisting field (accounts) on node type (Page)', { type: 'OAuthException' });
+    const bad = this.userTokenError(token);
+    if (bad) return bad;
+    const pages = [
+      { id: this.pageId, name: this.pageName, token: this.pageToken, tasks: PAGE_ADMIN_TASKS },
+      ...(this.authOpts.extraPages ?? []).map((p) => ({ id: p.id, name: p.name, token: p.token ?? `EAAfakePage${p.id}`, tasks: p.tasks ?? PAGE_ADMIN_TASKS })),
+    ];
+    const known = new Set(['id', 'name', 'access_token', 'tasks', 'category', 'category_list']);
+    const fields = q.fields === undefined ? [...known] : splitFields(q.fields);
+    const badField = fields.find((f) => !known.has(f));
+    if (badField !== undefined) return graphError(400, 100, `(#100) Tried accessing nonexisting field (${badField}) on node type (Page)`);
+    const limit = q.limit === undefined ? 25 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) return graphError(400, 100, '(#100) The parameter limit must be between 1 and 100');
+    const offset = q.after === undefined ? 0 : Number(Buffer.from(q.after, 'base64url').toString('latin1')) || 0;
+    const data = pages.slice(offset, offset + limit).map((p) => {
+      const all: Json = { id: p.id, name: p.name, access_token: p.token, tasks: [...p.tasks], category: 'Police Station', category_list: [{ id: '2235', name: 'Police Station' }] };
+      return Object.fromEntries(fields.map((f) => [f, all[f]]));
+    });
+    const body: Json = { data, paging: { cursors: { before: Buffer.from(String(offset), 'latin1').toString('base64url'), after: Buffer.from(String(offset + data.length), 'latin1').toString('base64url') } } };
+    if (offset + limit < pages.length) {
+      const next = new URL(`${this.url}/me/accounts`);
+      for (const [k, v] of Object.entries({ ...q, access_token: token, limit: String(limit), after: Buffer.from(String(offset + limit), 'latin1').toString('base64url') })) next.searchParams.set(k, v);
+      (body.paging as Json).next = next.toString();
+    }
+    return { status: 200, body };
+  }
+
+  /** GET /me or /{page-id}: the Page (or, for `userToken`, the user), with the fields asked for. */
+  private nodeAnswer(type: 'page' | 'user', p: Record<string, string>): Answer {
+    const fields = splitFields(p.fields ?? 'id,name');
+    const values: Json = type === 'page'
+      ? { id: this.pageId, name: this.pageName, category: 'Police Station', link: `https://www.facebook.com/${this.pageId}`, fan_count: 1200, can_post: true }
+      : { id: this.user.id, name: this.user.name };
+    const bad = fields.find((f) => !(f in values));
+    if (bad !== undefined) throw fail(400, 100, `(#100) Tried accessing nonexisting field (${bad}) on node type (${type === 'page' ? 'Page' : 'User'})`);
+    const out: Json = Object.fromEntries(fields.map((f) => [f, values[f]]));
+    out.id = values.id;
+    if (p.metadata === '1' || p.metadata === 'true') out.metadata = { type };
+    return { status: 200, body: out };
+  }
+
+  /** GET /{page-id}/insights?metric=…&period=…: needs read_insights. */
+  private pageInsights(p: Record<string, string>): Answer {
+    if (!this.pagePermissions.includes('read_insights')) {
+      throw fail(403, 10, '(#10) This endpoint requires the \'read_insights\' permission or the \'pages_read_engagement\' permission.');
+    }
+    const names = (p.metric ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    if (names.length === 0 || names.some((n) => !PAGE_METRICS.includes(n))) throw fail(400, 100, '(#100) The value must be a valid insights metric');
+    const period = p.period ?? 'day';
+    const endTime = fbTime(this.now());
+    return {
+      status: 200,
+      body: {
+        data: names.map((name) => ({
+          name, period, values: [{ value: 0, end_time: endTime }], title: name, description: `${period}: fake`, id: `${this.pageId}/insights/${name}/${period}`,
+        })),
+        paging: {},
+      },
+    };
   }
 
   // ----- endpoints ----------------------------------------------------------------------------

@@ -7,7 +7,8 @@
  *   POST     /services/upload   multipart: photo (file), title, description, tags, is_public, …;
  *                               XML answers <rsp stat="ok"><photoid secret originalsecret>ID</photoid></rsp>
  *
- * Methods: flickr.test.login, flickr.people.getPhotos, flickr.photos.delete,
+ * Methods: flickr.test.login, flickr.auth.oauth.checkToken (the token's perms and user, as in
+ * flickr.auth.oauth.checkToken.json; signed, any permission), flickr.people.getPhotos, flickr.photos.delete,
  * flickr.photosets.{create,addPhoto,getList,getPhotos,delete},
  * flickr.photos.comments.{addComment,deleteComment}. Shapes follow
  * /work/shared/api-specs/flickr (text as {"_content"}, counts such as `views` as strings).
@@ -23,6 +24,17 @@
  * (https://api.flickr.com/services/rest, https://up.flickr.com/services/upload), not the
  * fake's; the upload's `photo` part is not signed. Failures are Flickr's: 96 invalid
  * signature, 97 missing signature, 98 invalid token, 99 insufficient permissions, 100 invalid key.
+ *
+ * The sign-in (`loudhailer auth flickr`; Flickr's "User Authentication" OAuth 1.0a flow) under
+ * `oauthUrl` (…/services/oauth/), signed for https://www.flickr.com/services/oauth/… as flickr-sdk does:
+ *   GET /services/oauth/request_token   oauth_callback (oob) → oauth_callback_confirmed=true&oauth_token&oauth_token_secret
+ *   GET /services/oauth/authorize       ?oauth_token&perms=read|write|delete: the page the user sees after "OK, I'll
+ *                                       authorize it", with the 9-digit code (oob) in <span id="verifier">123-456-789</span>
+ *   GET /services/oauth/access_token    oauth_token (the request token) + oauth_verifier → fullname, oauth_token,
+ *                                       oauth_token_secret, user_nsid, username: the fake's own token (`perms` become
+ *                                       the ones authorized). Refusals are HTTP 401 `oauth_problem=…`
+ *                                       (signature_invalid, consumer_key_unknown, parameter_absent, timestamp_refused,
+ *                                       nonce_used, token_rejected, verifier_invalid), as Flickr answers.
  *
  *   const f = await startFakeFlickr({ apiKey, apiSecret, oauthToken, oauthSecret });
  *   // FLICKR_API_URL=f.apiUrl FLICKR_UPLOAD_URL=f.uploadUrl
@@ -56,7 +68,8 @@ export type FlickrMethod =
   | 'flickr.test.login' | 'flickr.people.getPhotos' | 'flickr.photos.delete'
   | 'flickr.photosets.create' | 'flickr.photosets.addPhoto' | 'flickr.photosets.getList'
   | 'flickr.photosets.getPhotos' | 'flickr.photosets.delete'
-  | 'flickr.photos.comments.addComment' | 'flickr.photos.comments.deleteComment';
+  | 'flickr.photos.comments.addComment' | 'flickr.photos.comments.deleteComment'
+  | 'flickr.auth.oauth.checkToken';
 export type FlickrRoute = FlickrMethod | 'upload';
 
 export interface FakeFlickrOptions extends Partial<FlickrCredentials> {
@@ -65,6 +78,8 @@ export interface FakeFlickrOptions extends Partial<FlickrCredentials> {
   username?: string;
   /** What the token may do. Default 'delete' (everything). */
   perms?: 'read' | 'write' | 'delete';
+  /** The account's full name (flickr.auth.oauth.checkToken user.fullname). Default 'Loudhailer Test Police'. */
+  fullname?: string;
   /** Clock (ms) for upload dates. OAuth timestamps are checked against the real clock. */
   now?: () => number;
 }
@@ -139,6 +154,7 @@ export class FakeFlickr {
   readonly comments: FakeFlickrComment[] = [];
   readonly requests: FakeFlickrRequest[] = [];
   perms: 'read' | 'write' | 'delete';
+  readonly fullname: string;
   /** How addComment answers: the whole comment (with its permalink), or only its id. */
   commentAnswer: 'full' | 'id-only' = 'full';
 
@@ -153,14 +169,21 @@ export class FakeFlickr {
   private nextSet = 72_177_720_300_000_001n;
   private nextComment = 72_157_720_400_000_001n;
   private closed = false;
+  // ----- sign-in (services/oauth) --------------------------------------------------------------
+  /** The sign-in endpoints' base, `http://127.0.0.1:PORT/services/oauth/`: FLICKR_OAUTH_URL. */
+  readonly oauthUrl: string;
+  /** Request tokens issued, by token: their secret, and once authorized, the perms and the code. */
+  readonly requestTokens = new Map<string, { secret: string; perms?: 'read' | 'write' | 'delete'; verifier?: string; used: boolean }>();
 
   constructor(private readonly server: Server, origin: string, opts: FakeFlickrOptions) {
     this.apiUrl = `${origin}/services/rest`;
+    this.oauthUrl = `${origin}/services/oauth/`;
     this.uploadUrl = `${origin}/services/upload`;
     this.creds = { ...FAKE_FLICKR_CREDENTIALS, ...pick(opts) };
     this.nsid = opts.nsid ?? '190000001@N02';
     this.username = opts.username ?? 'loudhailer_test_police';
     this.perms = opts.perms ?? 'delete';
+    this.fullname = opts.fullname ?? 'Loudhailer Test Police';
     this.now = opts.now ?? Date.now;
     server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     server.on('request', (req, res) => {
@@ -261,6 +284,7 @@ export class FakeFlickr {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname.replace(/\/+$/, '');
     const isUpload = path === '/services/upload';
+    if (path.startsWith('/services/oauth/')) { this.signIn(req.method ?? 'GET', path.slice('/services/oauth/'.length), url, res); return; }
     if (!isUpload && path !== '/services/rest') { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('Not Found'); return; }
 
     const signed: Param[] = decodeParams(url.search.slice(1));
@@ -347,10 +371,71 @@ export class FakeFlickr {
     const nonce = get('oauth_nonce') ?? '';
     if (!nonce || this.nonces.has(nonce)) return fail(96, 'Invalid signature', 'oauth_nonce missing or reused');
     this.nonces.add(nonce);
-    const needs = !route || READ_METHODS.has(route) ? 'read' : DELETE_METHODS.has(route) ? 'delete' : 'write';
+    // flickr.auth.oauth.checkToken: requiredperms 0 (any token may ask about itself), but signed.
+    const needs = !route || READ_METHODS.has(route) || route === 'flickr.auth.oauth.checkToken' ? 'read' : DELETE_METHODS.has(route) ? 'delete' : 'write';
     const rank = { read: 1, write: 2, delete: 3 } as const;
     if (rank[this.perms] < rank[needs]) return fail(99, 'Insufficient permissions. Method requires ' + needs + ' privileges; ' + this.perms + ' granted.', 'insufficient permissions');
     return undefined;
+  }
+
+  // ----- sign-in (services/oauth) --------------------------------------------------------------
+
+  private signIn(method: string, step: string, url: URL, res: ServerResponse): void {
+    const params: Param[] = decodeParams(url.search.slice(1));
+    const get = (k: string) => params.find(([key]) => key === k)?.[1];
+    this.requests.push({ httpMethod: method, path: url.pathname, params: Object.fromEntries(params.filter(([k]) => k !== 'oauth_signature')), status: 0 });
+    const record = this.requests[this.requests.length - 1]!;
+    const form = (status: number, body: Record<string, string>) => {
+      record.status = status;
+      res.writeHead(status, { 'content-type': 'text/plain;charset=UTF-8' });
+      res.end(new URLSearchParams(body).toString().replace(/\+/g, '%20'));
+    };
+    const problem = (p: string, extra: Record<string, string> = {}) => {
+      record.authError = p;
+      form(401, { oauth_problem: p, ...extra });
+    };
+    if (step === 'authorize') {
+      const entry = this.requestTokens.get(get('oauth_token') ?? '');
+      const perms = get('perms') ?? 'read';
+      const html = (status: number, text: string) => {
+        record.status = status;
+        res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><html><body>${text}</body></html>`);
+      };
+      if (!entry || entry.used) return html(400, '<p>Oops! Flickr can\'t find a valid callback URL.</p>');
+      if (perms !== 'read' && perms !== 'write' && perms !== 'delete') return html(400, '<p>Invalid perms.</p>');
+      const digits = String(100_000_000 + (randomBytes(4).readUInt32BE() % 900_000_000));
+      entry.perms = perms;
+      entry.verifier = `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6)}`;
+      return html(200, `<p>You have successfully authorized the application. Your code is:</p><p><span id="verifier">${entry.verifier}</span></p>`);
+    }
+    if (method !== 'GET' || (step !== 'request_token' && step !== 'access_token')) { record.status = 404; res.writeHead(404, { 'content-type': 'text/plain' }); res.end('Not Found'); return; }
+
+    const required = ['oauth_consumer_key', 'oauth_nonce', 'oauth_signature', 'oauth_signature_method', 'oauth_timestamp', ...(step === 'request_token' ? ['oauth_callback'] : ['oauth_token', 'oauth_verifier'])];
+    const absent = required.filter((k) => !get(k));
+    if (absent.length > 0) return problem('parameter_absent', { oauth_parameters_absent: absent.join('&') });
+    if (get('oauth_consumer_key') !== this.creds.apiKey) return problem('consumer_key_unknown');
+    if (get('oauth_signature_method') !== 'HMAC-SHA1') return problem('signature_method_rejected');
+    if (Math.abs(Date.now() / 1000 - Number(get('oauth_timestamp'))) > TOLERANCE_S) return problem('timestamp_refused');
+    const entry = step === 'access_token' ? this.requestTokens.get(get('oauth_token')!) : undefined;
+    if (step === 'access_token' && (!entry || entry.used)) return problem('token_rejected');
+    const base = signatureBaseString('GET', `https://www.flickr.com/services/oauth/${step}`, params.filter(([k]) => k !== 'oauth_signature'));
+    const expected = Buffer.from(hmacSha1Signature(base, this.creds.apiSecret, entry?.secret ?? ''));
+    const got = Buffer.from(get('oauth_signature')!);
+    if (expected.length !== got.length || !timingSafeEqual(expected, got)) return problem('signature_invalid', { debug_sbs: base });
+    const nonce = get('oauth_nonce')!;
+    if (this.nonces.has(nonce)) return problem('nonce_used');
+    this.nonces.add(nonce);
+
+    if (step === 'request_token') {
+      const token = `72157720${randomBytes(6).readUIntBE(0, 6).toString().padStart(12, '0').slice(0, 9)}-${randomBytes(8).toString('hex')}`;
+      this.requestTokens.set(token, { secret: randomBytes(8).toString('hex'), used: false });
+      return form(200, { oauth_callback_confirmed: 'true', oauth_token: token, oauth_token_secret: this.requestTokens.get(token)!.secret });
+    }
+    if (!entry!.verifier || get('oauth_verifier') !== entry!.verifier) return problem('verifier_invalid');
+    entry!.used = true;
+    this.perms = entry!.perms ?? 'read';
+    return form(200, { fullname: this.fullname, oauth_token: this.creds.oauthToken, oauth_token_secret: this.creds.oauthSecret, user_nsid: this.nsid, username: this.username });
   }
 
   // ----- Flickr ---------------------------------------------------------------------------------
@@ -372,6 +457,14 @@ export class FakeFlickr {
     switch (method) {
       case 'flickr.test.login':
         return { user: { id: this.nsid, username: { _content: this.username }, path_alias: null } };
+      case 'flickr.auth.oauth.checkToken':
+        // <oauth><token>…</token><perms>write</perms><user nsid username fullname/></oauth>, as JSON.
+        return {
+          oauth: {
+            token: { _content: q.oauth_token ?? this.creds.oauthToken }, perms: { _content: this.perms },
+            user: { nsid: this.nsid, username: this.username, fullname: this.fullname },
+          },
+        };
       case 'flickr.people.getPhotos': {
         if (!mine(q.user_id)) throw new Answer(2, 'Unknown user');
         const min = q.min_upload_date !== undefined ? Number(q.min_upload_date) * 1000 : -Infinity;

@@ -363,10 +363,12 @@ export type SocketReactInput = Omit<ReactInput, 'retryNum' | 'retryReason' | 'en
 /** The Socket Mode method: app-level tokens only. */
 const CONNECTIONS_OPEN = 'apps.connections.open';
 
-const DEFAULT_SCOPES = [
+/** The scopes the fake's bot token has unless `scopes` says otherwise (a superset of manifest.yml's). */
+export const FAKE_SLACK_SCOPES: readonly string[] = Object.freeze([
   'chat:write', 'commands', 'reactions:read', 'reactions:write', 'files:read', 'files:write',
   'usergroups:read', 'users:read', 'channels:history', 'groups:history',
-];
+]);
+const DEFAULT_SCOPES = FAKE_SLACK_SCOPES;
 
 /** Scope each implemented method needs (for the missing_scope switch). */
 const SCOPE_FOR: Record<string, string> = {
@@ -383,6 +385,7 @@ const SCOPE_FOR: Record<string, string> = {
   'files.completeUploadExternal': 'files:write',
   'users.info': 'users:read',
   'conversations.replies': 'channels:history',
+  'conversations.history': 'channels:history',
 };
 
 /** Form params that carry JSON, and the error Slack gives when they don't parse. */
@@ -529,6 +532,8 @@ export class FakeSlack {
   private readonly channelNames = new Map<string, string>();
   private readonly failures = new Map<string, PendingFailure[]>();
   private readonly missingScopes = new Set<string>();
+  /** Channels the bot is not a member of (doctor's REPORT_CHANNEL check), and whether each is private. */
+  private readonly notMemberOf = new Map<string, { private: boolean }>();
   private readonly userGroups = new Map<string, string[]>();
   private readonly users = new Map<string, UserRecord>();
   private readonly files = new Map<string, StoredFile>();
@@ -585,6 +590,7 @@ export class FakeSlack {
       'files.completeUploadExternal': (p) => this.filesCompleteUploadExternal(p),
       'users.info': (p) => this.usersInfo(p),
       'conversations.replies': (p) => this.conversationsReplies(p),
+      'conversations.history': (p) => this.conversationsHistory(p),
     };
   }
 
@@ -650,6 +656,17 @@ export class FakeSlack {
   /** Name used as channel_name in slash commands. */
   addChannel(id: string, name: string): void {
     this.channelNames.set(id, name);
+  }
+
+  /**
+   * The bot is not (or, with `member` true, again) a member of `channel`. Only
+   * conversations.history reads membership (the fake lets the bot post anywhere): a public
+   * channel answers `not_in_channel`, a private one `channel_not_found`, as Slack does for
+   * a bot token. By default the bot is in every channel.
+   */
+  setBotMembership(channel: string, member: boolean, opts: { private?: boolean } = {}): void {
+    if (member) this.notMemberOf.delete(channel);
+    else this.notMemberOf.set(channel, { private: opts.private ?? false });
   }
 
   // ----- state accessors ---------------------------------------------------------------------
@@ -1497,6 +1514,22 @@ export class FakeSlack {
     if (!ts || !this.message(channel, ts)) throw new SlackApiError('thread_not_found');
     const msgs = this.thread(channel, ts);
     return { messages: msgs.map((m) => this.messageView(m)), has_more: false, response_metadata: { next_cursor: '' } };
+  }
+
+  /**
+   * conversations.history (channels:history / groups:history): the channel's top-level
+   * messages, newest first, `limit` of them (default 100, at most 999). A bot that is not in
+   * the channel gets `not_in_channel` (public) or `channel_not_found` (private).
+   */
+  private conversationsHistory(p: Params): Record<string, unknown> {
+    const channel = this.requireChannel(p);
+    const outside = this.notMemberOf.get(channel);
+    if (outside) throw new SlackApiError(outside.private ? 'channel_not_found' : 'not_in_channel');
+    const limit = Math.min(999, Math.max(1, Number(str(p.limit) ?? 100) || 100));
+    const top = (this.channelMessages.get(channel) ?? []).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+    const newest = [...top].reverse();
+    const page = newest.slice(0, limit);
+    return { messages: page.map((m) => this.messageView(m)), has_more: newest.length > limit, pin_count: 0, response_metadata: { next_cursor: '' } };
   }
 
   // ----- internals ---------------------------------------------------------------------------

@@ -32,14 +32,25 @@
  *   x.setImpressions(x.posts[0]!.id, 1234);
  *   await x.close();
  *
+ * The sign-in (`loudhailer auth x`: X's 3-legged OAuth 1.0a with a PIN, "oob"), beside /2/ under /oauth/:
+ *   POST /oauth/request_token   signed with the app's key/secret only; oauth_callback (header, query or form) must be
+ *                               'oob' (else 403 code 415) → oauth_token=…&oauth_token_secret=…&oauth_callback_confirmed=true
+ *   GET  /oauth/authorize       ?oauth_token=…: the page after "Authorize app", with the 7-digit PIN in
+ *                               <kbd><code>1234567</code></kbd> (a browser's GET; not signed)
+ *   POST /oauth/access_token    signed with the request token and its secret, oauth_verifier = the PIN →
+ *                               oauth_token=…&oauth_token_secret=…&user_id=…&screen_name=… (the fake's own access token)
+ * Bad app key or signature: 401 {"errors":[{"code":32,"message":"Could not authenticate you."}]}; unknown or used
+ * request token: 401 "Invalid request token."; wrong PIN: 401 "Error processing your OAuth request: Invalid
+ * oauth_verifier parameter" (plain text, as X answers).
+ *
  * Scripting is per route (`XRoute`); scripts are consumed by requests that pass the OAuth check,
  * in this order: hang, rate limit, failure. A request that fails the OAuth check gets X's 401.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import twitterText from 'twitter-text';
-import { decodeParams, OAuth1Verifier, type OAuth1Credentials, type Param } from './x-oauth.js';
+import { decodeParams, hmacSha1Signature, OAuth1Verifier, parseOAuthHeader, signatureBaseString, type OAuth1Credentials, type Param } from './x-oauth.js';
 import { parseMultipart, type MultipartPart } from './multipart.js';
 
 export type { OAuth1Credentials } from './x-oauth.js';
@@ -383,6 +394,10 @@ export class FakeX {
   private nextPostId = 1_860_000_000_000_000_000n;
   private nextMediaId = 1_870_000_000_000_000_000n;
   private closed = false;
+  // ----- sign-in (oauth/request_token, authorize, access_token) ------------------------------
+  /** Request tokens issued, by token: their secret, and once authorized, the PIN. */
+  readonly requestTokens = new Map<string, { secret: string; pin?: string; used: boolean }>();
+  private readonly signInNonces = new Set<string>();
 
   /** @internal Use startFakeX(). */
   constructor(server: Server, origin: string, opts: FakeXOptions) {
@@ -549,6 +564,7 @@ export class FakeX {
       return this.send(res, record, problem(400, 'The query string is not valid.'));
     }
     for (const [k, v] of queryPairs) record.query[k] = v;
+    if (path.startsWith('/oauth/')) return this.signIn(req, res, record, path.slice('/oauth/'.length), queryPairs, body, contentType);
     const route = routeOf(method, path);
     // A reply is POST /2/tweets with a `reply` object: its own route, for scripting and counts.
     if (route?.route === 'createPost' && /^application\/json/i.test(contentType) && body !== 'too-large' && isReplyBody(body)) route.route = 'reply';
@@ -668,6 +684,76 @@ export class FakeX {
     headers['content-length'] = String(Buffer.byteLength(payload));
     res.writeHead(answer.status, headers);
     res.end(payload);
+  }
+
+  // ----- sign-in (oauth/…) ----------------------------------------------------------------------
+
+  private signIn(req: IncomingMessage, res: ServerResponse, record: FakeXRequest, step: string, query: Param[], body: Buffer | 'too-large', contentType: string): void {
+    const write = (status: number, payload: string, type: string) => {
+      record.status = status;
+      res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(payload)) });
+      res.end(payload);
+    };
+    const refuse = (reason: string, status = 401, text?: string) => {
+      record.authError = reason;
+      if (text !== undefined) return write(status, text, 'text/html; charset=utf-8');
+      return write(status, JSON.stringify({ errors: [{ code: 32, message: 'Could not authenticate you.' }] }), 'application/json; charset=utf-8');
+    };
+    const method = record.method;
+    if (step === 'authorize' && method === 'GET') {
+      const entry = this.requestTokens.get(record.query.oauth_token ?? '');
+      if (!entry || entry.used) return write(403, '<p>This page is no longer valid. It looks like someone already used the token information you provided.</p>', 'text/html; charset=utf-8');
+      entry.pin ??= String(1_000_000 + (randomBytes(4).readUInt32BE() % 9_000_000));
+      return write(200, `<div id="oauth_pin"><p><span id="code-desc">Next, return to the app and enter this PIN to complete the authorization process:</span><kbd aria-labelledby="code-desc"><code>${entry.pin}</code></kbd></p></div>`, 'text/html; charset=utf-8');
+    }
+    if (method !== 'POST' || (step !== 'request_token' && step !== 'access_token')) {
+      return write(404, JSON.stringify({ errors: [{ message: 'Sorry, that page does not exist', code: 34 }] }), 'application/json; charset=utf-8');
+    }
+    if (body === 'too-large') return write(413, '', 'text/plain');
+    let form: Param[] = [];
+    if (/^application\/x-www-form-urlencoded/i.test(contentType)) {
+      try {
+        form = decodeParams(body.toString('utf8'));
+      } catch {
+        return refuse('form body is not valid');
+      }
+    }
+    const header = parseOAuthHeader(req.headers.authorization);
+    if (!header) return refuse('no OAuth Authorization header');
+    const all: Param[] = [...query, ...form];
+    const param = (k: string) => header[k] ?? all.find(([key]) => key === k)?.[1];
+    if (header.oauth_consumer_key !== this.credentials.appKey) return refuse('unknown oauth_consumer_key');
+    if (header.oauth_signature_method !== 'HMAC-SHA1' || !header.oauth_signature || !header.oauth_nonce) return refuse('oauth_signature, _method or _nonce missing');
+    if (Math.abs(Date.now() / 1000 - Number(header.oauth_timestamp)) > (this.opts.timestampToleranceSeconds ?? 300)) return refuse('oauth_timestamp out of range');
+    const token = param('oauth_token');
+    const entry = step === 'access_token' ? this.requestTokens.get(token ?? '') : undefined;
+    if (step === 'access_token' && (!entry || entry.used)) return refuse('unknown or used request token', 401, 'Invalid request token.');
+    if (step === 'request_token' && token !== undefined) return refuse('request_token takes no oauth_token');
+    // The header's oauth_* params, plus query and form (a param sent in both the header and the form counts once).
+    const oauthParams = Object.entries(header).filter(([k]) => k !== 'oauth_signature' && k !== 'realm');
+    const signed = [...oauthParams, ...all.filter(([k, v]) => header[k] !== v)];
+    const base = signatureBaseString(method, `http://${String(req.headers.host ?? '').toLowerCase()}${record.path}`, signed);
+    const expected = Buffer.from(hmacSha1Signature(base, this.credentials.appSecret, entry?.secret ?? ''));
+    const got = Buffer.from(header.oauth_signature);
+    if (expected.length !== got.length || !timingSafeEqual(expected, got)) return refuse('signature mismatch');
+    if (this.signInNonces.has(header.oauth_nonce)) return refuse('oauth_nonce reused');
+    this.signInNonces.add(header.oauth_nonce);
+
+    if (step === 'request_token') {
+      const callback = param('oauth_callback');
+      if (callback !== 'oob') {
+        record.authError = `oauth_callback ${callback ?? '(none)'} is not oob`;
+        return write(403, JSON.stringify({ errors: [{ code: 415, message: 'Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings' }] }), 'application/json; charset=utf-8');
+      }
+      const requestToken = randomBytes(16).toString('base64url');
+      this.requestTokens.set(requestToken, { secret: randomBytes(24).toString('base64url'), used: false });
+      return write(200, `oauth_token=${requestToken}&oauth_token_secret=${this.requestTokens.get(requestToken)!.secret}&oauth_callback_confirmed=true`, 'text/html; charset=utf-8');
+    }
+    const verifier = param('oauth_verifier');
+    if (!entry!.pin || verifier !== entry!.pin) return refuse('wrong oauth_verifier (PIN)', 401, 'Error processing your OAuth request: Invalid oauth_verifier parameter');
+    entry!.used = true;
+    const c = this.credentials;
+    return write(200, `oauth_token=${encodeURIComponent(c.accessToken)}&oauth_token_secret=${encodeURIComponent(c.accessSecret)}&user_id=${this.user.id}&screen_name=${encodeURIComponent(this.user.username)}`, 'text/html; charset=utf-8');
   }
 
   // ----- endpoints ----------------------------------------------------------------------------

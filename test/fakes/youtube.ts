@@ -9,12 +9,26 @@
  *   PUT    <session>  Content-Range: bytes * /N     status query → 308 (+ Range) or 200 + the Video
  *   GET    /youtube/v3/videos?part=…&id=a,b          statistics (counts are strings) / snippet (full description)
  *   DELETE /youtube/v3/videos?id=                    204, or 404 videoNotFound
- *   GET    /youtube/v3/channels?part=contentDetails&mine=true
+ *   GET    /youtube/v3/channels?part=contentDetails,snippet&mine=true   the token's channel (only the parts asked for);
+ *                                                  `channelless: true` → no items, as for an account without a channel
  *   GET    /youtube/v3/playlistItems?part=snippet&playlistId=UU…   newest first, 50 a page,
  *                                                  descriptions cut to `playlistDescriptionChars`
  *   POST   /youtube/v3/commentThreads?part=snippet  JSON CommentThread {snippet:{videoId, topLevelComment:{snippet:
  *                                                  {textOriginal}}}} → 200 CommentThread (a top-level comment on the video)
  *   DELETE /youtube/v3/comments?id=                 204, or 404 commentNotFound (also once its video is deleted)
+ *
+ * Google's OAuth 2.0 for installed apps (`loudhailer auth youtube`), as Google's "OAuth 2.0 for Mobile & Desktop
+ * Apps" describes it:
+ *   GET    /o/oauth2/v2/auth (`authUrl`)             the consent screen, answered as if the user chose Allow: 302 to
+ *                                                  the loopback redirect_uri with code, state and scope (or
+ *                                                  error=access_denied after setConsent({ deny: true })); a bad
+ *                                                  client_id (401 invalid_client), a redirect_uri that is not a
+ *                                                  loopback address (400 redirect_uri_mismatch) or an unknown scope
+ *                                                  (400 invalid_scope) get Google's error page instead
+ *   POST   /token  grant_type=authorization_code    code (once, 10 min) + redirect_uri (as authorized) + code_verifier
+ *                                                  (PKCE, S256 or plain, when a code_challenge was sent) →
+ *                                                  {access_token, expires_in, refresh_token (access_type=offline:
+ *                                                  the fake's `refreshToken`), scope, token_type}; else 400 invalid_grant
  *
  * Shapes follow /work/shared/api-specs/youtube/youtube-v3.json; errors are Google's
  * `{error:{code,message,errors:[{domain,reason,message}],status}}`. Every API call must carry a
@@ -39,7 +53,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export type YouTubeRoute =
   | 'token' | 'insertStart' | 'insertChunk' | 'insertFinal' | 'insertStatus'
@@ -65,6 +79,10 @@ export interface FakeYouTubeOptions {
   now?: () => number;
   /** The scopes the refresh token was granted (full URLs). Default FAKE_YOUTUBE_SCOPES. */
   scopes?: readonly string[];
+  /** The channel's title (channels.list snippet.title). Default 'Fake Police'. */
+  channelTitle?: string;
+  /** The Google account has no YouTube channel: channels.list?mine=true answers no items. */
+  channelless?: boolean;
 }
 
 export interface FakeVideo {
@@ -129,6 +147,12 @@ export interface Failure {
 export interface FakeYouTube {
   url: string;
   tokenUrl: string;
+  /** Google's authorization endpoint on the fake: GOOGLE_AUTH_URL. */
+  authUrl: string;
+  /** Every authorization request (the consent screen's query), in order. */
+  authorizations: Array<Record<string, string>>;
+  /** How the next consents go: the user denies, or grants only some scopes (granular consent). */
+  setConsent(consent: { deny?: boolean; grant?: readonly string[] }): void;
   channelId: string;
   uploadsPlaylistId: string;
   videos: FakeVideo[];
@@ -183,6 +207,10 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
   const requests: FakeRequest[] = [];
   /** Access token → the scopes it carries. */
   const tokens = new Map<string, ReadonlySet<string>>();
+  // Installed-app OAuth: authorization codes issued by the consent screen.
+  const codes = new Map<string, { redirectUri: string; challenge?: string; method: string; scopes: string[]; offline: boolean; used: boolean; expiresAt: number }>();
+  const authorizations: Array<Record<string, string>> = [];
+  let consent: { deny?: boolean; grant?: readonly string[] } = {};
   const scopes = opts.scopes ?? FAKE_YOUTUBE_SCOPES;
   const comments: FakeComment[] = [];
   const failures = new Map<YouTubeRoute, Failure[]>();
@@ -261,6 +289,11 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
       record.status = status;
       send(res, status, body, headers);
     };
+    // Google's authorization endpoint (the consent screen): not an API route.
+    if (!route && req.method === 'GET' && u.pathname === '/o/oauth2/v2/auth') {
+      await readBody(req);
+      return consentScreen(query, record, res);
+    }
     if (!route) {
       await readBody(req);
       return answer(404, googleError(404, 'notFound', `No route for ${req.method} ${u.pathname}`));
@@ -272,6 +305,10 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
       if (failure) return answer(failure.status, { error: failure.reason ?? 'internal_failure', error_description: failure.message ?? 'scripted' });
       if (form.get('client_id') !== opts.clientId || form.get('client_secret') !== opts.clientSecret) {
         return answer(401, { error: 'invalid_client', error_description: 'The OAuth client was not found.' });
+      }
+      if (form.get('grant_type') === 'authorization_code') {
+        const [status, body] = exchangeCode(form);
+        return answer(status, body);
       }
       if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== opts.refreshToken) {
         return answer(400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
@@ -386,7 +423,21 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
       }
       case 'channels': {
         if (query.mine !== 'true') return answer(400, googleError(400, 'missingRequiredParameter', 'mine=true expected'));
-        return answer(200, { kind: 'youtube#channelListResponse', items: [{ kind: 'youtube#channel', id: channelId, contentDetails: { relatedPlaylists: { likes: '', uploads: uploadsPlaylistId } } }] });
+        // Only the parts asked for (youtube-v3.json channels.list: `part` is required, a comma list).
+        const parts = (query.part ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+        if (parts.length === 0) return answer(400, googleError(400, 'missingRequiredParameter', 'No filter selected. Expected one of: part'));
+        const title = opts.channelTitle ?? 'Fake Police';
+        const items = opts.channelless ? [] : [{
+          kind: 'youtube#channel', etag: randomId(27), id: channelId,
+          ...(parts.includes('snippet') ? {
+            snippet: {
+              title, description: '', customUrl: `@${title.toLowerCase().replace(/[^a-z0-9]+/g, '')}`, publishedAt: '2015-01-01T00:00:00Z',
+              thumbnails: {}, localized: { title, description: '' },
+            },
+          } : {}),
+          ...(parts.includes('contentDetails') ? { contentDetails: { relatedPlaylists: { likes: '', uploads: uploadsPlaylistId } } } : {}),
+        }];
+        return answer(200, { kind: 'youtube#channelListResponse', etag: randomId(27), pageInfo: { totalResults: items.length, resultsPerPage: 5 }, items });
       }
       case 'playlistItems': {
         if (query.playlistId !== uploadsPlaylistId) return answer(404, googleError(404, 'playlistNotFound', 'The playlist cannot be found.', 'youtube.playlistItem'));
@@ -497,6 +548,72 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
   const commentsOn = (videoId: string): FakeComment[] =>
     videos.some((v) => v.id === videoId && !v.deleted) ? comments.filter((c) => c.videoId === videoId && !c.deleted) : [];
 
+  // ----- installed-app OAuth ------------------------------------------------------------------
+
+  /** The consent screen, as if the user chose Allow (or Deny, see setConsent): a redirect to the loopback address. */
+  function consentScreen(q: Record<string, string>, record: FakeRequest, res: ServerResponse): void {
+    authorizations.push({ ...q });
+    const errorPage = (status: number, error: string, text: string) => {
+      record.status = status;
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html><body><h1>Access blocked: authorization error</h1><p>${text}</p><p>Error ${status}: ${error}</p></body></html>`);
+    };
+    if (q.client_id !== opts.clientId) return errorPage(401, 'invalid_client', 'The OAuth client was not found.');
+    let redirect: URL | undefined;
+    try {
+      redirect = new URL(q.redirect_uri ?? '');
+    } catch {
+      redirect = undefined;
+    }
+    // Desktop clients may only redirect to a loopback address over http (any port, any path).
+    if (!redirect || redirect.protocol !== 'http:' || !['127.0.0.1', '[::1]', 'localhost'].includes(redirect.hostname) || redirect.search || redirect.hash) {
+      return errorPage(400, 'redirect_uri_mismatch', 'You can\'t sign in to this app because it doesn\'t comply with Google\'s OAuth 2.0 policy.');
+    }
+    if (q.response_type !== 'code') return errorPage(400, 'invalid_request', 'Invalid response_type.');
+    const asked = (q.scope ?? '').split(' ').filter(Boolean);
+    if (asked.length === 0 || asked.some((sc) => !FAKE_YOUTUBE_SCOPES.includes(sc))) return errorPage(400, 'invalid_scope', 'Some requested scopes were invalid.');
+    const method = q.code_challenge_method ?? 'plain';
+    if (q.code_challenge !== undefined && method !== 'S256' && method !== 'plain') return errorPage(400, 'invalid_request', 'Invalid code_challenge_method.');
+    const back = new URL(redirect.toString());
+    if (q.state !== undefined) back.searchParams.set('state', q.state);
+    if (consent.deny) {
+      back.searchParams.set('error', 'access_denied');
+    } else {
+      const code = `4/0A${randomId(60)}`;
+      const granted = asked.filter((sc) => !consent.grant || consent.grant.includes(sc));
+      codes.set(code, {
+        redirectUri: q.redirect_uri!, method, scopes: granted, offline: q.access_type === 'offline', used: false, expiresAt: Date.now() + 10 * 60_000,
+        ...(q.code_challenge !== undefined ? { challenge: q.code_challenge } : {}),
+      });
+      back.searchParams.set('code', code);
+      back.searchParams.set('scope', granted.join(' '));
+    }
+    record.status = 302;
+    res.writeHead(302, { location: back.toString() });
+    res.end();
+  }
+
+  /** POST /token grant_type=authorization_code (the client is already checked). */
+  function exchangeCode(form: URLSearchParams): [number, object] {
+    const c = codes.get(form.get('code') ?? '');
+    if (!c) return [400, { error: 'invalid_grant', error_description: 'Malformed auth code.' }];
+    if (c.used || Date.now() > c.expiresAt) return [400, { error: 'invalid_grant', error_description: 'Bad Request' }];
+    if (form.get('redirect_uri') !== c.redirectUri) return [400, { error: 'redirect_uri_mismatch', error_description: 'Bad Request' }];
+    if (c.challenge !== undefined) {
+      const verifier = form.get('code_verifier');
+      if (!verifier) return [400, { error: 'invalid_request', error_description: 'code_verifier or verifier is not specified.' }];
+      const derived = c.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+      if (derived !== c.challenge) return [400, { error: 'invalid_grant', error_description: 'Invalid code verifier.' }];
+    }
+    c.used = true;
+    const token = `ya29.fake-${randomId(32)}`;
+    tokens.set(token, new Set(c.scopes));
+    return [200, {
+      access_token: token, expires_in: 3599, scope: c.scopes.join(' '), token_type: 'Bearer',
+      ...(c.offline ? { refresh_token: opts.refreshToken } : {}),
+    }];
+  }
+
   function start(raw: Buffer, req: IncomingMessage): FakeSession | string {
     let metadata: FakeSession['metadata'];
     try {
@@ -554,7 +671,11 @@ export async function startFakeYouTube(opts: FakeYouTubeOptions): Promise<FakeYo
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
-    url, tokenUrl: `${url}/token`, channelId, uploadsPlaylistId, videos, sessions, requests,
+    url, tokenUrl: `${url}/token`, authUrl: `${url}/o/oauth2/v2/auth`, authorizations,
+    setConsent: (c) => {
+      consent = { ...c };
+    },
+    channelId, uploadsPlaylistId, videos, sessions, requests,
     requestsTo: (route) => requests.filter((r) => r.route === route),
     liveVideos: () => videos.filter((v) => !v.deleted),
     setDelay: (ms: number) => {
