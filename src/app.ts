@@ -4,8 +4,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describeConfig, enabledNetworks, type Config } from './config.js';
-import { systemClock, type Clock, type Logger, type Store } from './core/ports.js';
+import { describeConfig, REHEARSAL_DEFAULT_STORE_URL, type Config } from './config.js';
+import { systemClock, type ChatRoom, type Clock, type Logger, type Store } from './core/ports.js';
+import { auditKeys } from './core/audit.js';
+import { NETWORKS } from './core/networks.js';
+import { markRehearsal, RehearsalRoom } from './bots/rehearsal-room.js';
+import { RehearsalWorld } from './platforms/rehearsal/world.js';
+import { createRehearsalView } from './platforms/rehearsal/view.js';
 import { AppealService } from './core/service.js';
 import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, type SlackBot } from './bots/slack/index.js';
 import { SlackRoom, toChatError } from './bots/slack/room.js';
@@ -23,8 +28,15 @@ export interface AppHandle {
   port: number;
   store: Store;
   service: AppealService;
+  /** Rehearsal mode (REHEARSAL=1) only: the simulated public side, and where its view is. */
+  rehearsal?: { world: RehearsalWorld; url: string };
   close(): Promise<void>;
 }
+
+/** How often the rehearsal's view counters are brought up to date (between reach reads). */
+const REHEARSAL_REFRESH_MS = 2_000;
+/** Which kind of appeals a store holds: 'live' or 'rehearsal'. */
+export const STORE_MODE_KEY = 'store-mode';
 
 /** A start-up failure an operator can fix, in one line naming what to fix. */
 export class StartupError extends Error {
@@ -49,6 +61,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
   let bot: SlackBot | undefined;
   let server: Server | undefined;
   try {
+    await checkStoreMode(store, config);
     const client = createSlackWebClient(config.slack, logger);
     let identity: { userId: string; botId: string; team: string };
     try {
@@ -59,8 +72,14 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     }
     logger.info({ botUserId: identity.userId, team: identity.team }, 'connected to Slack');
 
-    const room = new SlackRoom(client, identity.userId, { logger: logger.child({ chat: 'slack' }), clock });
-    const networks = createNetworks(config, logger);
+    // Rehearsal mode: every network is simulated (the real adapters are never loaded), the
+    // simulators write the public side into `world`, and everything said in the chat is marked.
+    const world = config.rehearsal ? new RehearsalWorld() : undefined;
+    let listeningPort = config.port;
+    const rehearsalUrl = () => config.rehearsal?.publicUrl ?? `http://localhost:${listeningPort}/rehearsal`;
+    const slackRoom = new SlackRoom(client, identity.userId, { logger: logger.child({ chat: 'slack' }), clock });
+    const room: ChatRoom = world ? new RehearsalRoom(slackRoom, { publicUrl: rehearsalUrl }) : slackRoom;
+    const networks = await createNetworks(config, logger, world ? { world, clock, publicUrl: rehearsalUrl } : {});
     // Footage: the static ffmpeg from npm strips container metadata. Without a working one,
     // images still work and footage is refused in the thread with the reason.
     const videoProcessor = createVideoProcessor({ maxBytes: config.media.videoMaxBytes, ...(config.media.ffmpegPath ? { ffmpegPath: config.media.ffmpegPath } : {}) });
@@ -76,7 +95,7 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       clock,
       logger,
       policy: config.approval,
-      enabledNetworks: enabledNetworks(config),
+      enabledNetworks: NETWORKS.filter((n) => networks.has(n)),
       chart: createChartRenderer(),
       timeZone: config.reports.timeZone,
     });
@@ -88,11 +107,15 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       logger,
       clock,
       media: { maxBytes: config.media.imageMaxBytes, videoMaxBytes: config.media.videoMaxBytes, downloadTimeoutMs: config.media.downloadTimeoutMs },
+      ...(world ? { markReply: markRehearsal } : {}),
     });
 
     const handleHttp = bot.handleHttp;
     const b = bot;
+    // Rehearsal mode only: the public-side view at /rehearsal (outside it, /rehearsal is a 404).
+    const rehearsalView = world ? createRehearsalView(world, { clock }) : undefined;
     server = createServer((req, res) => {
+      if (rehearsalView?.(req, res)) return;
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/slack/events' && handleHttp) {
         handleHttp(req, res).catch((err: unknown) => {
@@ -122,7 +145,11 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       throw err;
     }
     const port = (server.address() as AddressInfo).port;
+    listeningPort = port;
     logger.info({ port, mode: handleHttp ? 'http' : 'socket' }, 'listening');
+    if (world) logger.info({ url: rehearsalUrl() }, 'rehearsal: the public-side view');
+    const refresher = world ? setInterval(() => world.refresh(), REHEARSAL_REFRESH_MS) : undefined;
+    refresher?.unref();
 
     // Publishing that was approved but not finished (a restart, a crashed replica) resumes;
     // one replica at a time keeps the reach messages up to date.
@@ -149,7 +176,9 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
       port,
       store,
       service,
+      ...(world ? { rehearsal: { world, url: rehearsalUrl() } } : {}),
       close: async () => {
+        clearInterval(refresher);
         await b.stop().catch(() => undefined);
         await reports?.stop().catch(() => undefined);
         await reach.stop().catch(() => undefined);
@@ -170,4 +199,23 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     }
     throw err;
   }
+}
+
+/**
+ * Rehearsals and real appeals never share a store: a rehearsed appeal left half-published
+ * must not be resumed on real networks once REHEARSAL is turned off, and a rehearsal must not
+ * resume, withdraw or poll real posts. The store remembers which kind it holds; a store from
+ * before this mark that has an audit trail holds real appeals.
+ */
+async function checkStoreMode(store: Store, config: Config): Promise<void> {
+  const mode = config.rehearsal ? 'rehearsal' : 'live';
+  const marked = await store.get<string>(STORE_MODE_KEY);
+  const holdsReal = marked === 'live' || (marked === undefined && (await store.get(auditKeys.head)) !== undefined);
+  if (mode === 'rehearsal' && holdsReal) {
+    throw new StartupError(`REHEARSAL=1: the store at STORE_URL holds real appeals; a rehearsal needs a store of its own (leave STORE_URL unset to use ${REHEARSAL_DEFAULT_STORE_URL}, or point it at another one)`);
+  }
+  if (mode === 'live' && marked === 'rehearsal') {
+    throw new StartupError('STORE_URL: this store holds a rehearsal (it was used with REHEARSAL=1); real appeals need a store of their own, so that nothing rehearsed is ever published (point STORE_URL at another store, or set REHEARSAL=1)');
+  }
+  if (marked === undefined) await store.set(STORE_MODE_KEY, mode);
 }

@@ -6,7 +6,7 @@
  */
 import { isCronExpression } from './scheduler.js';
 import { z } from 'zod';
-import { NETWORKS, type NetworkName } from './core/networks.js';
+import { isNetworkName, NETWORKS, type NetworkName } from './core/networks.js';
 import { redactUrl } from './store/errors.js';
 
 export { redactUrl };
@@ -56,6 +56,21 @@ export interface Config {
   reach: { refreshSeconds: number; stopAfterDays: number; xReadBudget?: number };
   reports: { cron?: string; channel?: string; timeZone: string };
   media: { imageMaxBytes: number; videoMaxBytes: number; downloadTimeoutMs: number; ffmpegPath?: string };
+  /**
+   * Rehearsal mode (REHEARSAL=1): every network is a built-in simulator, whatever
+   * credentials are set; `failures` (REHEARSAL_FAILURES) are the networks whose first
+   * publish attempt of each appeal fails (see src/platforms/rehearsal/simulator.ts).
+   */
+  rehearsal?: RehearsalConfig;
+}
+
+export interface RehearsalConfig {
+  failures: NetworkName[];
+  /**
+   * Where people in the room open the public-side view (REHEARSAL_PUBLIC_URL); unset:
+   * http://localhost:<port>/rehearsal.
+   */
+  publicUrl?: string;
 }
 
 /** The variables whose values are secrets: never logged, never echoed. */
@@ -137,12 +152,19 @@ class Reader {
 const secret = (prefix?: string) =>
   prefix ? z.string().startsWith(prefix) : z.string().min(1);
 
+/** The store a rehearsal uses when STORE_URL is unset: never the real appeals' default one. */
+export const REHEARSAL_DEFAULT_STORE_URL = 'sqlite://data/rehearsal.sqlite';
+export const DEFAULT_STORE_URL = 'sqlite://data/loudhailer.sqlite';
+
+const truthy = z.string().transform((s) => s.toLowerCase()).pipe(z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'])).transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
+
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
 
   const port = r.withDefault('PORT', intIn(0, 65535), 'a TCP port number (0-65535; 0 picks a free one), default 3000', 3000);
   const logLevel = r.withDefault('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'one of fatal, error, warn, info, debug, trace, silent', 'info');
-  const storeUrl = r.withDefault('STORE_URL', z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql):\/\/.+/), 'sqlite://<path>, redis://… or postgres://…', 'sqlite://data/loudhailer.sqlite');
+  const rehearsal = readRehearsal(r);
+  const storeUrl = r.withDefault('STORE_URL', z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql):\/\/.+/), 'sqlite://<path>, redis://… or postgres://…', rehearsal ? REHEARSAL_DEFAULT_STORE_URL : DEFAULT_STORE_URL);
 
   // Chat platforms. Slack is the only one this version runs.
   let slack: SlackConfig | undefined;
@@ -232,6 +254,34 @@ export function loadConfig(env: Env): Config {
     reach: { refreshSeconds, stopAfterDays, ...optionalField('xReadBudget', xReadBudget) },
     reports: { ...optionalField('cron', cron), ...optionalField('channel', channel), timeZone },
     media: { imageMaxBytes: imageMaxMb * 1024 * 1024, videoMaxBytes: videoMaxMb * 1024 * 1024, ...optionalField('ffmpegPath', ffmpegPath), downloadTimeoutMs: downloadTimeoutSeconds * 1000 },
+    ...(rehearsal ? { rehearsal } : {}),
+  };
+}
+
+/**
+ * REHEARSAL, REHEARSAL_FAILURES and REHEARSAL_PUBLIC_URL. The failures list only makes sense
+ * in a rehearsal: set without REHEARSAL=1 it is refused, since someone who thinks they are
+ * rehearsing would be publishing for real.
+ */
+function readRehearsal(r: Reader): RehearsalConfig | undefined {
+  const on = r.optional('REHEARSAL', truthy, '1 (rehearsal mode: every network is simulated, nothing is published) or 0');
+  const names = NETWORKS.join(', ');
+  const failures = r.optional('REHEARSAL_FAILURES', idList.transform((xs) => xs.map((x) => x.toLowerCase())), `a comma-separated list of ${names}`) ?? [];
+  const unknown = failures.filter((n) => !isNetworkName(n));
+  if (unknown.length > 0) {
+    r.problems.push(`REHEARSAL_FAILURES: expected a comma-separated list of ${names} (${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is not one' : 'are not'})`);
+  }
+  const publicUrl = r.optional('REHEARSAL_PUBLIC_URL', url, 'the http(s) address where the room opens the public-side view, e.g. https://loudhailer.example.org/rehearsal');
+  if (on !== true) {
+    // Off (or unset). A malformed REHEARSAL is reported above, once.
+    const malformed = r.has('REHEARSAL') && on === undefined;
+    if (!malformed && r.has('REHEARSAL_FAILURES')) r.problems.push('REHEARSAL_FAILURES: only with REHEARSAL=1 (without it every network is real and appeals are really published)');
+    if (!malformed && r.has('REHEARSAL_PUBLIC_URL')) r.problems.push('REHEARSAL_PUBLIC_URL: only with REHEARSAL=1');
+    return undefined;
+  }
+  return {
+    failures: NETWORKS.filter((n) => failures.includes(n)),
+    ...(publicUrl ? { publicUrl } : {}),
   };
 }
 
@@ -263,7 +313,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     approvers: config.approval.approvers.length,
     approvalsRequired: config.approval.required,
     seniorApprovers: config.approval.seniors.length,
-    networks: enabledNetworks(config),
+    networks: config.rehearsal ? 'all simulated (REHEARSAL=1)' : enabledNetworks(config),
+    ...(config.rehearsal ? { rehearsal: { failures: config.rehearsal.failures, ignoredCredentials: enabledNetworks(config) } } : {}),
   };
 }
 

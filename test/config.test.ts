@@ -88,3 +88,45 @@ describe('loadConfig', () => {
     expect(problems({ ...minimal, APPROVE_EMOJI: 'x' })).toEqual([expect.stringMatching(/^REJECT_EMOJI: expected an emoji different/)]);
   });
 });
+
+describe('rehearsal mode settings', () => {
+  it('REHEARSAL=1: rehearsal on, no failures, its own default store; REHEARSAL_FAILURES a comma list of networks', () => {
+    const c = loadConfig({ ...minimal, REHEARSAL: '1' });
+    expect(c.rehearsal).toEqual({ failures: [] });
+    expect(c.storeUrl).toBe('sqlite://data/rehearsal.sqlite');
+    expect(loadConfig({ ...minimal, REHEARSAL: '1', STORE_URL: 'sqlite:///tmp/x.sqlite' }).storeUrl).toBe('sqlite:///tmp/x.sqlite');
+    expect(loadConfig({ ...minimal, REHEARSAL: 'true', REHEARSAL_FAILURES: 'Flickr, x,,flickr' }).rehearsal).toEqual({ failures: ['x', 'flickr'] });
+    expect(loadConfig({ ...minimal, REHEARSAL: '1', REHEARSAL_PUBLIC_URL: 'https://bot.example.org/rehearsal' }).rehearsal?.publicUrl).toBe('https://bot.example.org/rehearsal');
+    for (const off of [{}, { REHEARSAL: '0' }, { REHEARSAL: 'false' }, { REHEARSAL: '' }]) {
+      const c2 = loadConfig({ ...minimal, ...off });
+      expect(c2.rehearsal).toBeUndefined();
+      expect(c2.storeUrl).toBe('sqlite://data/loudhailer.sqlite');
+    }
+  });
+
+  it('with real credentials set too, rehearsal still wins: they are loaded (and validated) but the summary says every network is simulated', () => {
+    const c = loadConfig({ ...minimal, REHEARSAL: '1', X_APP_KEY: 'a', X_APP_SECRET: 'SUPERSECRET5', X_ACCESS_TOKEN: 'SUPERSECRET6', X_ACCESS_SECRET: 'SUPERSECRET7' });
+    expect(enabledNetworks(c)).toEqual(['x']);
+    const summary = describeConfig(c);
+    expect(summary.networks).toBe('all simulated (REHEARSAL=1)');
+    expect(summary.rehearsal).toEqual({ failures: [], ignoredCredentials: ['x'] });
+    expect(JSON.stringify(summary)).not.toMatch(/SUPERSECRET/);
+  });
+
+  it('REHEARSAL_FAILURES=myspace is refused with one clear line naming the networks', () => {
+    expect(problems({ ...minimal, REHEARSAL: '1', REHEARSAL_FAILURES: 'myspace' })).toEqual([
+      'REHEARSAL_FAILURES: expected a comma-separated list of x, youtube, flickr, facebook ("myspace" is not one)',
+    ]);
+    expect(problems({ ...minimal, REHEARSAL: '1', REHEARSAL_FAILURES: 'flickr,myspace,bebo' })).toEqual([
+      'REHEARSAL_FAILURES: expected a comma-separated list of x, youtube, flickr, facebook ("myspace", "bebo" are not)',
+    ]);
+  });
+
+  it('a malformed REHEARSAL, or its companions without it, are refused: someone who thinks they rehearse must not publish for real', () => {
+    expect(problems({ ...minimal, REHEARSAL: 'maybe' })).toEqual([expect.stringMatching(/^REHEARSAL: expected 1 \(rehearsal mode: every network is simulated, nothing is published\) or 0$/)]);
+    expect(problems({ ...minimal, REHEARSAL: 'maybe', REHEARSAL_FAILURES: 'x' })).toEqual([expect.stringMatching(/^REHEARSAL: expected/)]);
+    expect(problems({ ...minimal, REHEARSAL_FAILURES: 'flickr' })).toEqual(['REHEARSAL_FAILURES: only with REHEARSAL=1 (without it every network is real and appeals are really published)']);
+    expect(problems({ ...minimal, REHEARSAL: '0', REHEARSAL_PUBLIC_URL: 'https://x.example/rehearsal' })).toEqual(['REHEARSAL_PUBLIC_URL: only with REHEARSAL=1']);
+    expect(problems({ ...minimal, REHEARSAL: '1', REHEARSAL_PUBLIC_URL: 'ftp://x' })).toEqual([expect.stringMatching(/^REHEARSAL_PUBLIC_URL: expected the http\(s\) address/)]);
+  });
+});

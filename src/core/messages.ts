@@ -91,4 +91,10 @@ export interface CardView {
   rejectedBy?: string;
   /** Once publishing has outcomes: per network, its link or why it failed. */
   publications?: Array<{ network: NetworkName; label: string; url?: string; failed?: string }>;
+  /**
+   * Set in rehearsal mode (REHEARSAL=1): the card says so in its header, and where the
+   * simulated public side is (`rehearsalUrl`, the public-side view).
+   */
+  rehearsal?: boolean;
+  rehearsalUrl?: string;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -108,6 +108,23 @@ describe('reach reports', () => {
     // A replica that comes up ten minutes after a slot nobody posted does not post it late.
     expect(await a.runSlot(now - 10 * 60_000, REPORTS)).toBe('stale');
     expect(room.texts().filter((t) => t.includes('Scheduled reach report'))).toHaveLength(1);
+  });
+});
+
+describe('the report chart in the README', () => {
+  it('draws three appeals over two days (written to docs/report-chart.png with UPDATE_SCREENSHOTS=1)', async () => {
+    const now = Date.parse('2026-11-29T08:00:00Z');
+    const curve = (ageH: number, scale: number) =>
+      Array.from({ length: 48 }, (_, i) => ({ at: now - ageH * HOUR + (i * ageH * HOUR) / 48, count: Math.round(scale * (1 - Math.exp(-(i + 1) / 12))) }));
+    const png = await createChartRenderer().reachChart({
+      title: `Reach of live appeals (views) · ${formatTime(now, 'Europe/London')}`,
+      series: [{ label: '#7K3Q', points: curve(46, 612_000) }, { label: '#M1SS', points: curve(20, 240_000) }, { label: '#R2D4', points: curve(7, 81_500) }],
+      from: now - 46 * HOUR,
+      to: now,
+      timeZone: 'Europe/London',
+    });
+    expect(await sharp(png).metadata()).toMatchObject({ format: 'png', width: 1000, height: 500 });
+    if (process.env.UPDATE_SCREENSHOTS === '1') writeFileSync(join(import.meta.dirname, '../../docs/report-chart.png'), png);
   });
 });
 

@@ -15,7 +15,30 @@ const STATE_LABEL: Record<CardView['state'], string> = {
   withdrawn: 'WITHDRAWN',
 };
 
+/** Before the header and the notification text of a rehearsal's cards. */
+export const REHEARSAL_HEADER = 'REHEARSAL · ';
+const REHEARSAL_TEXT = ':construction: REHEARSAL · ';
+/** Slack takes at most 50 blocks in a message. */
+const MAX_BLOCKS = 50;
+
 export function renderCard(card: CardView): { text: string; blocks: KnownBlock[] } {
+  const rendered = renderCardBody(card);
+  if (!card.rehearsal) return rendered;
+  // Rehearsal: the header and the notification say so, and a line says where the public side is.
+  const [header, ...rest] = rendered.blocks;
+  const marked = header?.type === 'header' ? { ...header, text: { ...header.text, text: `${REHEARSAL_HEADER}${header.text.text}` } } : header;
+  const where = card.rehearsalUrl ? `; the public side is at ${slackLink(card.rehearsalUrl, card.rehearsalUrl)}` : '';
+  const note = { type: 'mrkdwn' as const, text: `:construction: *Rehearsal*: nothing is published${where}` };
+  // Its own context line under the header; on a card already at Slack's 50 blocks, the first
+  // element of the context line that follows the header.
+  const next = rest[0];
+  const body = rendered.blocks.length < MAX_BLOCKS || next?.type !== 'context'
+    ? [{ type: 'context', elements: [note] } as KnownBlock, ...rest]
+    : [{ ...next, elements: [note, ...next.elements].slice(0, 10) }, ...rest.slice(1)];
+  return { text: `${REHEARSAL_TEXT}${rendered.text}`, blocks: [...(marked ? [marked] : []), ...body] };
+}
+
+function renderCardBody(card: CardView): { text: string; blocks: KnownBlock[] } {
   const id = `#${card.appealId}`;
   const firstLine = Array.from(card.text.split('\n')[0] ?? '').slice(0, 80).join('');
   if (card.supersededBy !== undefined) {

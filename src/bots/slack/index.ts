@@ -61,6 +61,8 @@ export interface SlackBotDeps {
   clock: Clock;
   /** Download caps: images, and footage (a file Slack says is video/* or .mp4/.mov). */
   media: { maxBytes: number; videoMaxBytes?: number; downloadTimeoutMs: number };
+  /** Marks every answer to a command (rehearsal mode: the same mark as the room's messages). */
+  markReply?: (m: Message) => Message;
 }
 
 export function createSlackBot(deps: SlackBotDeps): SlackBot {
@@ -108,7 +110,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   app.command(/.*/, async ({ command, ack, respond }) => {
     const ctx = { channel: command.channel_id, user: command.user_id };
     const clog = () => log.child({ command: command.command, user: command.user_id, channel: command.channel_id });
-    const reply = (m: Message) => ({ response_type: 'ephemeral' as const, text: renderMessage(m) });
+    const reply = (m: Message) => ({ response_type: 'ephemeral' as const, text: renderMessage(deps.markReply ? deps.markReply(m) : m) });
     const parsed = parseCommand(fromSlackText(command.text ?? ''));
     if (parsed.kind === 'draft') {
       // Ack first: Slack allows 3 s, and posting a card is several API calls.

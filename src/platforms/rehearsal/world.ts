@@ -51,6 +51,7 @@ export class RehearsalWorld {
   private readonly byKey = new Map<string, WorldPost>();
   private readonly mediaById = new Map<string, WorldMedia>();
   private readonly listeners = new Set<WorldListener>();
+  private readonly refreshers = new Set<() => void>();
 
   add(post: WorldPost): void {
     this.byKey.set(key(post.network, post.postId), post);
@@ -74,6 +75,28 @@ export class RehearsalWorld {
   /** Tells listeners a post changed (views, a reply, withdrawn). */
   changed(type: 'views' | 'reply' | 'withdrawn', post: WorldPost): void {
     this.emit(type, post);
+  }
+
+  /**
+   * Brings every live post's views up to now (the simulators compute them from the time
+   * since each post went up), telling listeners of those that changed. The app calls it
+   * every few seconds, so the counters move between two reach reads; a reader may call it
+   * too before reading.
+   */
+  refresh(): void {
+    for (const r of this.refreshers) {
+      try {
+        r();
+      } catch {
+        // a simulator's failure never breaks a reader
+      }
+    }
+  }
+
+  /** Registers what `refresh` runs (each simulated network registers one). */
+  onRefresh(refresher: () => void): () => void {
+    this.refreshers.add(refresher);
+    return () => this.refreshers.delete(refresher);
   }
 
   subscribe(listener: WorldListener): () => void {
