@@ -12,6 +12,7 @@ import { markRehearsal, RehearsalRoom } from './bots/rehearsal-room.js';
 import { RehearsalWorld } from './platforms/rehearsal/world.js';
 import { createRehearsalView } from './platforms/rehearsal/view.js';
 import { AppealService } from './core/service.js';
+import { publishKeys } from './core/publisher.js';
 import { createSlackBot, createSlackWebClient, SocketModeStartError, whoAmI, type SlackBot } from './bots/slack/index.js';
 import { SlackRoom, toChatError } from './bots/slack/room.js';
 import { createImageProcessor } from './media/images.js';
@@ -210,7 +211,12 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
 async function checkStoreMode(store: Store, config: Config): Promise<void> {
   const mode = config.rehearsal ? 'rehearsal' : 'live';
   const marked = await store.get<string>(STORE_MODE_KEY);
-  const holdsReal = marked === 'live' || (marked === undefined && (await store.get(auditKeys.head)) !== undefined);
+  // Unmarked: a store from before the mark holds real appeals if it has an audit trail, or
+  // any appeal publishing, live or being withdrawn (older stores had no audit trail).
+  const holdsReal = marked === 'live' || (marked === undefined && (
+    (await store.get(auditKeys.head)) !== undefined
+    || (await Promise.all([publishKeys.pending, publishKeys.live, publishKeys.withdrawing].map((k) => store.members(k)))).some((m) => m.length > 0)
+  ));
   if (mode === 'rehearsal' && holdsReal) {
     throw new StartupError(`REHEARSAL=1: the store at STORE_URL holds real appeals; a rehearsal needs a store of its own (leave STORE_URL unset to use ${REHEARSAL_DEFAULT_STORE_URL}, or point it at another one)`);
   }

@@ -151,7 +151,8 @@ export class AppealService {
       return this.run(cmd, ctx);
     }
     const reply = await this.run(cmd, ctx);
-    const action = cmd.kind === 'withdraw' || cmd.kind === 'retry' ? cmd.kind : 'command';
+    // A withdrawal is in the trail already, before anything came down; this is the command and its answer.
+    const action = cmd.kind === 'retry' ? 'retry' : 'command';
     await this.audit.record({ ...entry, action, reason: plain(reply) });
     return reply;
   }
@@ -632,6 +633,8 @@ Targets: ${targets} · ${media} · card ${card?.revision ?? 0} · hash ${code(sh
       if (appeal.state === 'rejected') return 'rejected' as const;
       const now = this.deps.clock.now();
       const withdrawn: Appeal = { ...transition(appeal, 'withdrawn', now), withdrawal: { by: ctx.user, at: now, ...(reason ? { reason } : {}) } };
+      // In the trail before anything comes down, so the record reads in the order it happened.
+      await this.audit.record({ appeal: id, actor: ctx.user, action: 'withdraw', detail: `withdrawn (was ${appeal.state})`, ...(reason ? { reason } : {}) });
       // In the set first: a crash right after still takes everything down.
       await lease.check();
       await this.deps.store.addToSet(publishKeys.withdrawing, id);

@@ -61,7 +61,7 @@ export class UpdateFlow {
       await store.release(updateKeys.number(id, n)); // the number is free again
       return msg`Couldn't post the update's card in the thread: ${errorWords(err)}. Nothing was drafted.`;
     }
-    await store.set(updateKeys.count(id), n);
+    if (((await store.get<number>(updateKeys.count(id))) ?? 0) < n) await store.set(updateKeys.count(id), n);
     const u: AppealUpdate = { ...draft, card: { ts: ref.ts, hash } };
     await store.set(updateKeys.update(id, n), u);
     await this.deps.indexCard(appeal.channel, ref.ts, { id, hash, update: n });

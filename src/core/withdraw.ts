@@ -10,7 +10,7 @@
 import { SYSTEM_ACTOR, type AuditLog } from './audit.js';
 import type { Appeal } from './appeal.js';
 import { showId } from './ids.js';
-import { msg, strong, type Message } from './messages.js';
+import { link, msg, strong, type Message } from './messages.js';
 import { NETWORK_LABELS, NETWORKS, reference, type NetworkName } from './networks.js';
 import { tryLease } from './lock.js';
 import { Runs } from './runs.js';
@@ -225,24 +225,33 @@ export class Withdrawer {
     const lease = await tryLease(store, withdrawKeys.lease(appeal.id, network), LEASE_MS);
     if (!lease) return false; // another worker is on it
     try {
+      // Read again under the lease: what another worker finished meanwhile is neither done
+      // nor announced twice.
+      let main = rec && (await store.get<number>(withdrawKeys.gone(appeal.id, network))) === undefined ? rec : undefined;
+      let replies: LiveOnNetwork['replies'] = [];
+      for (const r of item.replies) if ((await store.get<number>(updateKeys.gone(appeal.id, r.n, network))) === undefined) replies.push(r);
+      if (!main && replies.length === 0) return true;
       let lastError = '';
       for (let attempt = 1; attempt <= TRIES_PER_PASS; attempt++) {
         try {
           if (!adapter) throw new Error(`${label} is not configured on this bot any more`);
-          for (const reply of item.replies) {
-            if ((await store.get<number>(updateKeys.gone(appeal.id, reply.n, network))) !== undefined) continue;
+          // The appeal's own post first (the image is what must come down), then the replies
+          // of its updates: a reply that won't go never holds up the post.
+          if (main) {
+            await adapter.withdraw({ postId: main.postId, url: main.url, ...(main.extra ? { extra: main.extra } : {}) });
+            await store.set(withdrawKeys.gone(appeal.id, network), clock.now());
+            await store.removeFromSet(publishKeys.live, liveMember(appeal.id, network, main.postId));
+            log.info({ postId: main.postId }, 'withdrawn from the network');
+            await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdrawn', network, detail: `removed from ${label} (${main.url})` });
+            await this.say(appeal, msg`:white_check_mark: ${showId(appeal.id)} removed from ${label}.`);
+            main = undefined;
+          }
+          for (const reply of [...replies]) {
             await adapter.withdraw(reply.post);
             await store.set(updateKeys.gone(appeal.id, reply.n, network), clock.now());
             await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdrawn', network, detail: `update ${reply.n}'s reply removed from ${label} (${reply.post.url})` });
+            replies = replies.filter((r) => r !== reply);
           }
-          if (rec) {
-            await adapter.withdraw({ postId: rec.postId, url: rec.url, ...(rec.extra ? { extra: rec.extra } : {}) });
-            await store.set(withdrawKeys.gone(appeal.id, network), clock.now());
-            await store.removeFromSet(publishKeys.live, liveMember(appeal.id, network, rec.postId));
-            log.info({ postId: rec.postId }, 'withdrawn from the network');
-            await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdrawn', network, detail: `removed from ${label} (${rec.url})` });
-          }
-          await this.say(appeal, msg`:white_check_mark: ${showId(appeal.id)} removed from ${label}.`);
           return true;
         } catch (err) {
           lastError = err && typeof err === 'object' && 'userMessage' in err ? String((err as { userMessage: unknown }).userMessage) : (err as Error).message;
@@ -257,10 +266,12 @@ export class Withdrawer {
           if (attempt < TRIES_PER_PASS) await this.sleep(wait ?? Math.min(10_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
         }
       }
+      const stillUp = main ?? replies[0]?.post;
       // Still live: say so once; the sweeper keeps trying until it is confirmed gone.
       if (await store.claim(withdrawKeys.stuck(appeal.id, network))) {
         await this.deps.audit?.record({ appeal: appeal.id, actor: SYSTEM_ACTOR, action: 'withdraw_failed', network, detail: `still live on ${label}; retrying`, reason: lastError });
-        await this.say(appeal, msg`:warning: ${strong(`${showId(appeal.id)} is still live on ${label}`)}: ${lastError}. Retrying until it is gone.`);
+        const byHand = stillUp ? msg` If it stays up, delete it by hand: ${link(stillUp.url, stillUp.url.replace(/^https?:\/\//, ''))}` : [];
+        await this.say(appeal, msg`:warning: ${strong(`${showId(appeal.id)} is still live on ${label}`)}${main ? '' : ' (a reply of an update)'}: ${lastError}. Retrying until it is gone.${byHand}`);
       }
       return false;
     } finally {

@@ -219,7 +219,7 @@ describe('loudhailer doctor', () => {
     }
   });
 
-  it('a Flickr token with read permission only; write is ok with a note', async () => {
+  it('a Flickr token with read or write permission only: withdrawing needs delete', async () => {
     flickr.perms = 'read';
     try {
       const { code, line } = await doctor(env());
@@ -227,8 +227,8 @@ describe('loudhailer doctor', () => {
       expect(line('Flickr')).toBe('Flickr: loudhailer_test_police (190000001@N02), but FLICKR_OAUTH_TOKEN has "read" permission; the bot uploads, which needs write (and delete, to withdraw): run `loudhailer auth flickr` for a new FLICKR_OAUTH_TOKEN and FLICKR_OAUTH_SECRET');
       flickr.perms = 'write';
       const w = await doctor(env());
-      expect(w.code).toBe(0);
-      expect(w.line('Flickr')).toMatch(/^Flickr: ok loudhailer_test_police \(190000001@N02\), write permission \(withdrawing deletes photos, which needs delete/);
+      expect(w.code).toBe(1);
+      expect(w.line('Flickr')).toMatch(/^Flickr: loudhailer_test_police \(190000001@N02\), but FLICKR_OAUTH_TOKEN has "write" permission only: publishing works, withdrawing can't delete the photos, which needs "delete": run `loudhailer auth flickr`/);
     } finally {
       flickr.perms = 'delete';
     }
@@ -261,7 +261,7 @@ describe('loudhailer doctor', () => {
       FLICKR_API_URL: `http://127.0.0.1:${port}/services/rest`,
       FACEBOOK_GRAPH_URL: `http://127.0.0.1:${port}/v25.0`,
       SLACK_API_URL: `http://127.0.0.1:${port}/api/`,
-    }));
+    }), 20_000); // a generous deadline: under a loaded machine a refusal must still read as one, not as a timeout
     expect(code).toBe(1);
     for (const [platform, setting] of [['X', 'X_API_URL'], ['YouTube', 'GOOGLE_TOKEN_URL'], ['Flickr', 'FLICKR_API_URL'], ['Facebook', 'FACEBOOK_GRAPH_URL'], ['Slack', 'SLACK_API_URL']] as const) {
       const l = line(platform);
@@ -272,12 +272,10 @@ describe('loudhailer doctor', () => {
 
   it('an API that does not answer: timed out after the per-check timeout', async () => {
     const hung = x.hangNext('me');
-    const started = Date.now();
     const { code, line } = await doctor(env(), 800);
     await hung;
     expect(code).toBe(1);
     expect(line('X')).toBe(`X: can't reach ${new URL(x.url).host}: timed out after 800 ms (check X_API_URL and the network; the credentials were not checked)`);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(line('Slack')).toMatch(/^Slack: ok /);
   });
 

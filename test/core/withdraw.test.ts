@@ -159,6 +159,27 @@ describe('withdrawing an appeal', () => {
     expect(texts.findIndex((t) => t.includes('withdrawn everywhere'))).toBeGreaterThan(texts.findIndex((t) => t.includes('removed from X')));
   });
 
+  it('the trail says who withdrew it before it says what came down; a reply that will not go never holds up the post', async () => {
+    const appeal = await publishedAppeal();
+    await store.addToSet('update-replies:' + appeal.id, 'facebook|1');
+    await store.set(`update-result:${appeal.id}:1:facebook`, { state: 'posted', network: 'facebook', at: Date.now(), postId: 'c1', url: 'https://fb.example/c1', extra: { replyTo: ['x'] } });
+    // The post's delete works; the reply's fails every time in this pass.
+    const realWithdraw = fb.withdraw.bind(fb);
+    fb.withdraw = async (post) => {
+      if (post.extra?.replyTo) throw new NetworkError({ network: 'facebook', code: 'forbidden', userMessage: 'Facebook refused to delete the comment', permanent: true, status: 403 });
+      return realWithdraw(post);
+    };
+    await service.execute({ kind: 'withdraw', id: appeal.id, reason: 'arrested' }, { channel: CHANNEL, user: 'UAUTHOR' });
+    await service.withdrawer.idle();
+    expect(fb.posts.every((p) => p.deleted)).toBe(true);
+    expect(room.texts().some((t) => t.includes('removed from Facebook'))).toBe(true);
+    expect(room.texts().some((t) => t.includes('still live on Facebook') && t.includes('a reply of an update') && t.includes('delete it by hand'))).toBe(true);
+    const trail = await service.audit.forAppeal(appeal.id);
+    const first = (pred: (e: (typeof trail)[number]) => boolean) => trail.findIndex(pred);
+    expect(first((e) => e.action === 'withdraw' && e.actor === 'UAUTHOR' && e.reason === 'arrested')).toBeGreaterThanOrEqual(0);
+    expect(first((e) => e.action === 'withdraw')).toBeLessThan(first((e) => e.action === 'withdrawn'));
+  });
+
   it('a network rate-limiting deletions for long is left alone until then (30 s at most), then tried again', async () => {
     const appeal = await publishedAppeal();
     fb.withdrawErrors.push(new NetworkError({ network: 'facebook', code: 'rate_limited', userMessage: 'Facebook is rate-limiting deletions', permanent: false, retryAfterMs: 3_600_000 }));

@@ -38,6 +38,9 @@ export function createSlackWebClient(config: SlackConfig, logger: Logger): WebCl
 }
 
 /** Who the bot is, from auth.test: also proves the token works before we listen. */
+/** How long a command may run before Slack is acknowledged and the answer follows (Slack allows 3 s). */
+const ACK_WITHIN_MS = 2_000;
+
 export async function whoAmI(client: WebClient): Promise<{ userId: string; botId: string; team: string }> {
   const res = await client.auth.test();
   return { userId: res.user_id!, botId: res.bot_id ?? '', team: res.team ?? '' };
@@ -124,11 +127,29 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
       }
       return;
     }
+    // Slack allows 3 s for the acknowledgement: a command that takes longer (a report, an
+    // audit export, a store under load) is acknowledged at 2 s and answered when done, so
+    // nobody sees a timeout for something that happened, and types it again.
+    const running = service.execute(parsed, ctx);
+    running.catch(() => undefined); // observed below; never an unhandled rejection if the ack fails first
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), ACK_WITHIN_MS); });
+    let acked = false;
     try {
-      await ack(reply(await service.execute(parsed, ctx)));
+      const first = await Promise.race([running, late]);
+      clearTimeout(timer);
+      if (first !== 'late') {
+        await ack(reply(first));
+        return;
+      }
+      await ack(reply(msg`Working on it: the answer follows here in a moment.`));
+      acked = true;
+      await respond(reply(await running));
     } catch (err) {
+      clearTimeout(timer);
       clog().error({ err, kind: parsed.kind }, 'command failed');
-      await ack(reply(msg`Something went wrong on our side; nothing was changed. Try again in a moment.`));
+      const sorry = reply(msg`Something went wrong on our side; nothing was changed. Try again in a moment.`);
+      await (acked ? respond(sorry) : ack(sorry)).catch(() => undefined);
     }
   });
 

@@ -40,7 +40,8 @@ export async function checkFlickr(config: FlickrConfig, ctx: CheckContext): Prom
   const raw = token.value.oauth?.perms;
   const perms = typeof raw === 'string' ? raw : raw?._content;
   if (perms === 'delete') return ok(`${who}, delete permission`);
-  if (perms === 'write') return ok(`${who}, write permission (withdrawing deletes photos, which needs delete: ${AUTH} with delete permission)`);
+  // Write publishes, but a withdrawal (a suspect arrested) couldn't take the photos down.
+  if (perms === 'write') return problem(`${who}, but FLICKR_OAUTH_TOKEN has "write" permission only: publishing works, withdrawing can't delete the photos, which needs "delete": ${AUTH}`);
   return problem(`${who}, but FLICKR_OAUTH_TOKEN has ${perms ? `"${perms}"` : 'no'} permission; the bot uploads, which needs write (and delete, to withdraw): ${AUTH}`);
 }
 
