@@ -190,6 +190,21 @@ export class Withdrawer {
         await lease.release().catch(() => undefined);
       }
     }
+    // A reply of an update still being posted: it is recorded (and comes down) when it ends.
+    const updates = (await store.get<number>(updateKeys.count(appeal.id))) ?? 0;
+    for (let n = 1; n <= updates; n++) {
+      for (const network of NETWORKS) {
+        if ((await store.get<number>(updateKeys.attempt(appeal.id, n, network))) === undefined) continue;
+        if ((await store.get<ReplyRecord>(updateKeys.result(appeal.id, n, network))) !== undefined) continue;
+        const lease = await tryLease(store, updateKeys.lease(appeal.id, n, network), LEASE_MS);
+        if (!lease) {
+          log.info({ network, update: n }, 'an update reply is being posted: it comes down once it is recorded');
+          settled = false;
+          continue;
+        }
+        await lease.release().catch(() => undefined);
+      }
+    }
     return settled;
   }
 

@@ -136,6 +136,31 @@ describe('updates to a published appeal', () => {
     expect(summary).toContain('Facebook: not posted: the Page token lacks pages_manage_engagement');
   });
 
+  it('withdrawn while a reply is being posted: "withdrawn everywhere" waits for it, and it comes down too', async () => {
+    const appeal = await publishedAppeal();
+    await service.execute({ kind: 'update', id: appeal.id, text: 'Amy is home' }, ctx('UAUTHOR'));
+    const u = await update(appeal.id);
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    x.replyGate = () => held;
+    await react(u.card.ts, 'UAPP1');
+    await react(u.card.ts, 'UAPP2');
+    for (let i = 0; i < 200 && x.calls.reply === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(x.calls.reply).toBe(1);
+    await service.execute({ kind: 'withdraw', id: appeal.id }, ctx('UAUTHOR'));
+    await service.withdrawer.idle();
+    expect(room.texts().some((t) => t.includes('withdrawn everywhere'))).toBe(false);
+    release();
+    await service.updater.idle();
+    for (let i = 0; i < 5 && !room.texts().some((t) => t.includes('withdrawn everywhere')); i++) {
+      await service.withdrawer.sweep();
+      await service.withdrawer.idle();
+    }
+    expect(x.replies).toHaveLength(0);
+    expect(x.posts.every((p) => p.deleted)).toBe(true);
+    expect(room.texts().filter((t) => t.includes('withdrawn everywhere'))).toHaveLength(1);
+  });
+
   it('an answer lost after sending is reported, never repeated, also after a restart', async () => {
     const appeal = await publishedAppeal();
     await service.execute({ kind: 'update', id: appeal.id, text: 'Amy is home' }, ctx('UAUTHOR'));

@@ -32,6 +32,8 @@ export class FakeNetwork implements Network {
   readIds = 0;
   /** Errors thrown by the next withdraw calls (of posts or replies), in order. */
   readonly withdrawErrors: Error[] = [];
+  /** Awaited inside reply before anything else: a test can hold a reply in flight. */
+  replyGate: (() => Promise<void>) | undefined;
   /** Errors thrown by the next reply calls, in order (nothing is replied then). */
   readonly replyErrors: Error[] = [];
   /** Errors thrown by the next publish calls, in order. */
@@ -91,6 +93,7 @@ export class FakeNetwork implements Network {
   /** A reply to a live post; a post that is gone (or never was) is a permanent not_found. */
   async reply(parent: PublishedPost, text: string): Promise<PublishedPost> {
     this.calls.reply++;
+    await this.replyGate?.();
     const err = this.replyErrors.shift();
     if (err) throw err;
     if (!this.posts.some((p) => p.id === parent.postId && !p.deleted)) {
