@@ -37,10 +37,10 @@ export function createSlackWebClient(config: SlackConfig, logger: Logger): WebCl
   return new WebClient(config.botToken, slackClientOptions(config, logger));
 }
 
-/** Who the bot is, from auth.test: also proves the token works before we listen. */
 /** How long a command may run before Slack is acknowledged and the answer follows (Slack allows 3 s). */
 const ACK_WITHIN_MS = 2_000;
 
+/** Who the bot is, from auth.test: also proves the token works before we listen. */
 export async function whoAmI(client: WebClient): Promise<{ userId: string; botId: string; team: string }> {
   const res = await client.auth.test();
   return { userId: res.user_id!, botId: res.bot_id ?? '', team: res.team ?? '' };
