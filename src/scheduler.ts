@@ -6,6 +6,7 @@
 import cron from 'node-cron';
 import type { Logger } from './core/ports.js';
 import type { Reporter } from './core/report.js';
+import { waitAtMost } from './core/runs.js';
 
 export interface ReportSchedule {
   /** The next slot, for logs. */
@@ -41,9 +42,7 @@ export function scheduleReports(opts: { cron: string; timeZone: string; channel:
     stop: async (graceMs = 5_000) => {
       await task.destroy();
       // A report in flight may finish; one waiting to retry is not waited for.
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...running]), new Promise<void>((r) => { t = setTimeout(r, graceMs); t.unref(); })]);
-      clearTimeout(t);
+      await waitAtMost(Promise.allSettled([...running]), graceMs);
     },
   };
 }

@@ -17,11 +17,12 @@
  * kept in a set that `sweep` walks (at start-up and every few seconds), so an approval
  * survives a crash between approving and publishing.
  */
-import { SYSTEM_ACTOR, type AuditLog } from './audit.js';
 import { createHash } from 'node:crypto';
+import { SYSTEM_ACTOR, type AuditLog } from './audit.js';
 import { appealHash, appealOutgoing, currentCard, transition, type Appeal } from './appeal.js';
 import { showId } from './ids.js';
 import { LeaseLost, tryLease, type HeldLease, type KeyedLock } from './lock.js';
+import { waitAtMost } from './runs.js';
 import { code, link, msg, strong, type CardView, type Message } from './messages.js';
 import { NETWORK_LABELS, reference, type NetworkName, type OutgoingContent } from './networks.js';
 import {
@@ -167,9 +168,7 @@ export class Publisher {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise<void>((r) => { timer = setTimeout(r, graceMs); timer.unref(); })]);
-    clearTimeout(timer);
+    await waitAtMost(this.idle(), graceMs);
   }
 
   /** Waits until no publishing is in flight. */

@@ -16,6 +16,8 @@ import type { Appeal } from './appeal.js';
 import type { ChatRoom, Clock, Logger, Network, ReachCount, Store } from './ports.js';
 import { publishKeys, type PublicationRecord } from './publisher.js';
 import { budgetSlowdown, HOUR_MS, monthOf, refreshInterval, type RefreshPlan } from './reach-plan.js';
+import { waitAtMost } from './runs.js';
+import { count as fmt } from './words.js';
 
 export const reachKeys = {
   state: (id: string) => `reach:${id}`,
@@ -115,9 +117,7 @@ export class ReachPoller {
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.running, new Promise<void>((r) => { timer = setTimeout(r, graceMs); timer.unref(); })]);
-    clearTimeout(timer);
+    await waitAtMost(this.running ?? Promise.resolve(), graceMs);
     await this.leader?.release().catch(() => undefined);
     this.leader = undefined;
   }
@@ -402,10 +402,6 @@ function reachMessage(a: LiveAppeal, now: number, notes: string[], final: boolea
   // Every number shown (counts and changes) and the notes: the message is edited when one of them changes.
   const signature = JSON.stringify([shown, views - viewsBase, base.label, notes, final]);
   return { message: lines, signature };
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString('en-GB');
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

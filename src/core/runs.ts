@@ -12,13 +12,16 @@ export class Runs {
     return this.stopped;
   }
 
-  /** Runs `tick` now and every `intervalMs` until stopped (the timer doesn't hold the process). */
-  sweepEvery(intervalMs: number, tick: () => void): void {
-    const guarded = () => {
-      if (!this.stopped) tick();
+  /**
+   * Now and every `intervalMs` until stopped (the timer doesn't hold the process): reads the
+   * members of a set in the store and starts each; a read that fails goes to `onError`.
+   */
+  sweepMembers(intervalMs: number, members: () => Promise<string[]>, start: (member: string) => void, onError: (err: unknown) => void): void {
+    const tick = () => {
+      if (!this.stopped) members().then((ms) => ms.forEach(start), onError);
     };
-    guarded();
-    this.timer = setInterval(guarded, intervalMs);
+    tick();
+    this.timer = setInterval(tick, intervalMs);
     this.timer.unref();
   }
 
@@ -31,8 +34,23 @@ export class Runs {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => { t = setTimeout(r, graceMs); t.unref(); })]);
-    clearTimeout(t);
+    await waitAtMost(Promise.allSettled([...this.inFlight.values()]), graceMs);
+  }
+}
+
+/**
+ * Waits for `work` to settle, but at most `ms` (the timer doesn't hold the process): how a
+ * shutdown waits for work in flight without being held up by a long rate-limit wait.
+ */
+export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((r) => {
+    timer = setTimeout(r, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([work.then(() => undefined, () => undefined), deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }

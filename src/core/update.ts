@@ -129,15 +129,15 @@ export class Updater {
   }
 
   startSweeper(intervalMs = DEFAULT_SWEEP_MS): void {
-    this.runs.sweepEvery(intervalMs, () => {
-      this.deps.store.members(updateKeys.pending).then(
-        (keys) => keys.forEach((k) => {
-          const [id, n] = k.split(':');
-          if (id && n) void this.start(id, Number(n));
-        }),
-        (err: unknown) => this.deps.logger.warn({ err }, 'could not read the updates in progress'),
-      );
-    });
+    this.runs.sweepMembers(
+      intervalMs,
+      () => this.deps.store.members(updateKeys.pending),
+      (member) => {
+        const [id, n] = member.split(':');
+        if (id && n) void this.start(id, Number(n));
+      },
+      (err) => this.deps.logger.warn({ err }, 'could not read the updates in progress'),
+    );
   }
 
   idle(): Promise<void> {

@@ -91,12 +91,12 @@ export class Withdrawer {
   }
 
   startSweeper(intervalMs = DEFAULT_SWEEP_MS): void {
-    this.runs.sweepEvery(intervalMs, () => {
-      this.deps.store.members(withdrawKeys.pending).then(
-        (ids) => ids.forEach((id) => void this.start(id)),
-        (err: unknown) => this.deps.logger.warn({ err }, 'could not read the withdrawals in progress'),
-      );
-    });
+    this.runs.sweepMembers(
+      intervalMs,
+      () => this.deps.store.members(withdrawKeys.pending),
+      (id) => void this.start(id),
+      (err) => this.deps.logger.warn({ err }, 'could not read the withdrawals in progress'),
+    );
   }
 
   async sweep(): Promise<void> {
