@@ -17,6 +17,7 @@ import type { ChartRenderer, ChartSeries, ChatRoom, Clock, Logger, Store } from 
 import { publishKeys } from './publisher.js';
 import { DAY_MS } from './reach-plan.js';
 import { reachKeys, type ReachState } from './reach.js';
+import { count as fmt, preview } from './words.js';
 
 export const reportKeys = {
   slot: (iso: string) => `report-slot:${iso}`,
@@ -89,7 +90,7 @@ export class Reporter {
       const publishedAt = appeal.approval?.at ?? appeal.createdAt;
       rows.push({
         id,
-        preview: preview(appeal.text),
+        preview: preview(appeal.text, 50),
         counts: current,
         total,
         change: total - (base ? views(base.counts) : 0),
@@ -178,15 +179,6 @@ export class Reporter {
       }
     }
   }
-}
-
-function preview(text: string): string {
-  const first = Array.from(text.split('\n')[0] ?? '');
-  return first.length > 50 ? `${first.slice(0, 49).join('')}…` : first.join('');
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString('en-GB');
 }
 
 function signed(n: number): string {

@@ -31,6 +31,11 @@ export function preview(text: string, max: number): string {
   return first.length > max ? `${first.slice(0, max - 1).join('')}…` : first.join('');
 }
 
+/** A count as people in the room read it: 12,345. */
+export function count(n: number): string {
+  return n.toLocaleString('en-GB');
+}
+
 /** A time as people in the room read it (UTC, labelled). */
 export function time(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
