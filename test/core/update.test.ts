@@ -1,19 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Appeal } from '../../src/core/appeal.js';
 import { verifyAudit } from '../../src/core/audit.js';
 import { plain } from '../../src/core/messages.js';
-import { NetworkError, systemClock, type Logger, type Store } from '../../src/core/ports.js';
-import { AppealService, keys } from '../../src/core/service.js';
+import { NetworkError, type Store } from '../../src/core/ports.js';
+import { keys, type AppealService } from '../../src/core/service.js';
 import { updateKeys, type AppealUpdate } from '../../src/core/update.js';
-import { openStore } from '../../src/store/index.js';
-import { fakeMedia, FakeRoom } from '../helpers/fake-room.js';
-import { FakeNetwork } from '../helpers/fake-network.js';
+import type { FakeRoom } from '../helpers/fake-room.js';
+import type { FakeNetwork } from '../helpers/fake-network.js';
+import { CHANNEL, openIncidentRoom, type IncidentRoom } from '../helpers/incident-room.js';
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const CHANNEL = 'CINC';
 const ctx = (user: string) => ({ channel: CHANNEL, user });
 
 describe('updates to a published appeal', () => {
+  let r: IncidentRoom;
   let store: Store;
   let room: FakeRoom;
   let x: FakeNetwork;
@@ -21,41 +19,13 @@ describe('updates to a published appeal', () => {
   let service: AppealService;
 
   beforeEach(async () => {
-    store = await openStore('sqlite://:memory:');
-    room = new FakeRoom();
-    x = new FakeNetwork('x');
-    fb = new FakeNetwork('facebook', 50);
-    service = new AppealService({
-      store, room, media: fakeMedia, clock: systemClock, logger: silent,
-      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
-      enabledNetworks: ['x', 'facebook'],
-      networks: new Map([['x' as const, x], ['facebook' as const, fb]]),
-      recheckDelaysMs: [],
-      withdrawSleep: async () => undefined,
-    });
+    r = await openIncidentRoom();
+    ({ store, room, x, fb, service } = r);
   });
-  afterEach(async () => {
-    await service.publisher.stop();
-    await service.withdrawer.stop();
-    await service.updater.stop();
-    await store.close();
-  });
+  afterEach(() => r.close());
 
-  async function react(ts: string, user: string, emoji = 'white_check_mark'): Promise<void> {
-    room.react(ts, user, emoji, true);
-    await service.reaction({ channel: CHANNEL, ts, user, emoji, added: true });
-  }
-
-  async function publishedAppeal(): Promise<Appeal> {
-    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'Missing: Amy, 14, last seen at the station' });
-    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
-    const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
-    await react(card, 'UAPP1');
-    await react(card, 'UAPP2');
-    await service.publisher.idle();
-    return (await store.get<Appeal>(keys.appeal(id)))!;
-  }
-
+  const react = (ts: string, user: string, emoji?: string) => r.react(ts, user, emoji);
+  const publishedAppeal = () => r.publishedAppeal('Missing: Amy, 14, last seen at the station');
   const update = async (id: string, n = 1) => (await store.get<AppealUpdate>(updateKeys.update(id, n)))!;
 
   it('needs two approvals (never its author) and then replies once on every network where the appeal is live', async () => {
@@ -101,10 +71,7 @@ describe('updates to a published appeal', () => {
     const draftId = (await store.members(keys.appeals(CHANNEL)))[0]!;
     expect(plain(await service.execute({ kind: 'update', id: draftId, text: 'x' }, ctx('UAUTHOR')))).toContain('can only follow a published one');
     expect(plain(await service.execute({ kind: 'update', id: 'ZZZZ', text: 'x' }, ctx('UAUTHOR')))).toContain('No appeal #ZZZZ');
-    const appeal = await publishedAppeal().catch(() => undefined);
-    void appeal;
-    const ids = await store.members(keys.appeals(CHANNEL));
-    const live = (await Promise.all(ids.map((i) => store.get<Appeal>(keys.appeal(i))))).find((a) => a?.state === 'published')!;
+    const live = await publishedAppeal();
     expect(plain(await service.execute({ kind: 'update', id: live.id, text: 'a'.repeat(300) }, ctx('UAUTHOR')))).toContain('for X as a reply');
     await service.execute({ kind: 'withdraw', id: live.id }, ctx('UAUTHOR'));
     await service.withdrawer.idle();

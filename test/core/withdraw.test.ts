@@ -1,19 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Appeal } from '../../src/core/appeal.js';
 import { plain } from '../../src/core/messages.js';
-import { NetworkError, systemClock, type Logger, type Store } from '../../src/core/ports.js';
+import { NetworkError, type Store } from '../../src/core/ports.js';
 import { publishKeys, type PublicationRecord } from '../../src/core/publisher.js';
-import { AppealService, keys } from '../../src/core/service.js';
+import { keys, type AppealService } from '../../src/core/service.js';
 import { withdrawKeys } from '../../src/core/withdraw.js';
-import { openStore } from '../../src/store/index.js';
-import { fakeMedia, FakeRoom } from '../helpers/fake-room.js';
-import { FakeNetwork } from '../helpers/fake-network.js';
+import type { FakeRoom } from '../helpers/fake-room.js';
+import type { FakeNetwork } from '../helpers/fake-network.js';
+import { CHANNEL, openIncidentRoom, type IncidentRoom } from '../helpers/incident-room.js';
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const CHANNEL = 'CINC';
 const down = () => new NetworkError({ network: 'facebook', code: 'unavailable', userMessage: 'Facebook is not answering', permanent: false });
 
 describe('withdrawing an appeal', () => {
+  let r: IncidentRoom;
   let store: Store;
   let room: FakeRoom;
   let x: FakeNetwork;
@@ -21,36 +20,12 @@ describe('withdrawing an appeal', () => {
   let service: AppealService;
 
   beforeEach(async () => {
-    store = await openStore('sqlite://:memory:');
-    room = new FakeRoom();
-    x = new FakeNetwork('x');
-    fb = new FakeNetwork('facebook', 50);
-    service = new AppealService({
-      store, room, media: fakeMedia, clock: systemClock, logger: silent,
-      policy: { approvers: ['UAPP1', 'UAPP2', 'UAPP3'], seniors: [], required: 2, approveEmoji: 'white_check_mark', rejectEmoji: 'x' },
-      enabledNetworks: ['x', 'facebook'],
-      networks: new Map([['x' as const, x], ['facebook' as const, fb]]),
-      recheckDelaysMs: [],
-      withdrawSleep: async () => undefined,
-    });
+    r = await openIncidentRoom();
+    ({ store, room, x, fb, service } = r);
   });
-  afterEach(async () => {
-    await service.publisher.stop();
-    await service.withdrawer.stop();
-    await store.close();
-  });
+  afterEach(() => r.close());
 
-  async function publishedAppeal(): Promise<Appeal> {
-    await service.draft({ channel: CHANNEL, user: 'UAUTHOR', text: 'Wanted: have you seen this man?' });
-    const id = (await store.members(keys.appeals(CHANNEL)))[0]!;
-    const card = (await store.get<Appeal>(keys.appeal(id)))!.cards[0]!.ts;
-    for (const u of ['UAPP1', 'UAPP2']) {
-      room.react(card, u, 'white_check_mark', true);
-      await service.reaction({ channel: CHANNEL, ts: card, user: u, emoji: 'white_check_mark', added: true });
-    }
-    await service.publisher.idle();
-    return (await store.get<Appeal>(keys.appeal(id)))!;
-  }
+  const publishedAppeal = () => r.publishedAppeal('Wanted: have you seen this man?');
 
   it('one approver takes it down everywhere, each network confirmed; it can no longer be approved or retried', async () => {
     const appeal = await publishedAppeal();

@@ -7,7 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startFakeFacebook, type FakeFacebook } from '../fakes/facebook.js';
+import { startFakeFlickr, type FakeFlickr } from '../fakes/flickr.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack.js';
+import { startFakeX, type FakeX } from '../fakes/x.js';
+import { startFakeYouTube, type FakeYouTube } from '../fakes/youtube.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'dist/main.js');
@@ -159,4 +163,31 @@ export function botMessages(slack: FakeSlack, channel: string) {
 
 export function blocksText(blocks: unknown): string {
   return JSON.stringify(blocks ?? []);
+}
+
+/** The YouTube, Flickr and Facebook accounts the fakes know (X: X_CREDENTIALS). */
+export const YT_CREDENTIALS = { clientId: 'e2e-yt-client.apps.googleusercontent.com', clientSecret: 'e2e-yt-client-secret-000', refreshToken: '1//e2e-yt-refresh-token-000' };
+export const FLICKR_CREDENTIALS = { apiKey: 'e2e-flickr-key-0000', apiSecret: 'e2e-flickr-secret-0000', oauthToken: '72157-e2e-flickr-token', oauthSecret: 'e2e-flickr-token-secret' };
+export const FB_CREDENTIALS = { pageId: '102030405060708', pageToken: 'EAAe2eFacebookPageToken000' };
+
+/** Fakes of all four networks, and the settings that point the app at them. */
+export async function startNetworkFakes(): Promise<{ x: FakeX; yt: FakeYouTube; flickr: FakeFlickr; fb: FakeFacebook; env: Record<string, string> }> {
+  const x = await startFakeX(X_CREDENTIALS);
+  const yt = await startFakeYouTube(YT_CREDENTIALS);
+  const flickr = await startFakeFlickr(FLICKR_CREDENTIALS);
+  const fb = await startFakeFacebook(FB_CREDENTIALS);
+  const YT = YT_CREDENTIALS;
+  const FLICKR = FLICKR_CREDENTIALS;
+  const FB = FB_CREDENTIALS;
+  return {
+    x, yt, flickr, fb,
+    env: {
+      ...xEnv(x.url),
+      YOUTUBE_CLIENT_ID: YT.clientId, YOUTUBE_CLIENT_SECRET: YT.clientSecret, YOUTUBE_REFRESH_TOKEN: YT.refreshToken,
+      GOOGLE_API_URL: `${yt.url}/`, GOOGLE_TOKEN_URL: yt.tokenUrl,
+      FLICKR_API_KEY: FLICKR.apiKey, FLICKR_API_SECRET: FLICKR.apiSecret, FLICKR_OAUTH_TOKEN: FLICKR.oauthToken, FLICKR_OAUTH_SECRET: FLICKR.oauthSecret,
+      FLICKR_API_URL: flickr.apiUrl, FLICKR_UPLOAD_URL: flickr.uploadUrl,
+      FACEBOOK_PAGE_ID: FB.pageId, FACEBOOK_PAGE_TOKEN: FB.pageToken, FACEBOOK_GRAPH_URL: fb.url,
+    },
+  };
 }

@@ -3,11 +3,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Appeal } from '../../src/core/appeal.js';
 import { keys } from '../../src/core/service.js';
 import { openStore } from '../../src/store/index.js';
-import { startFakeFacebook, type FakeFacebook } from '../fakes/facebook.js';
-import { startFakeFlickr, type FakeFlickr } from '../fakes/flickr.js';
+import type { FakeFacebook } from '../fakes/facebook.js';
+import type { FakeFlickr } from '../fakes/flickr.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack.js';
-import { startFakeX, type FakeX } from '../fakes/x.js';
-import { startFakeYouTube, type FakeYouTube } from '../fakes/youtube.js';
+import type { FakeX } from '../fakes/x.js';
+import type { FakeYouTube } from '../fakes/youtube.js';
 import { jpegWithGps, plainPng } from '../helpers/images.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FFMPEG_PATH, makeVideo, VIDEO_FIXTURE_LEAKS } from '../helpers/video.js';
-import { BOT_TOKEN, SIGNING_SECRET, startApp, X_CREDENTIALS, xEnv, type RunningApp } from './harness.js';
+import { BOT_TOKEN, SIGNING_SECRET, startApp, startNetworkFakes, type RunningApp } from './harness.js';
 
 /**
  * Every network of the original playbook at once, against the real app (dist/main.js):
@@ -25,9 +25,6 @@ import { BOT_TOKEN, SIGNING_SECRET, startApp, X_CREDENTIALS, xEnv, type RunningA
  * upload cut half-way that resumes instead of starting again.
  */
 const CHANNEL = 'CINCIDENT4';
-const YT = { clientId: 'e2e-yt-client.apps.googleusercontent.com', clientSecret: 'e2e-yt-client-secret-000', refreshToken: '1//e2e-yt-refresh-token-000' };
-const FLICKR = { apiKey: 'e2e-flickr-key-0000', apiSecret: 'e2e-flickr-secret-0000', oauthToken: '72157-e2e-flickr-token', oauthSecret: 'e2e-flickr-token-secret' };
-const FB = { pageId: '102030405060708', pageToken: 'EAAe2eFacebookPageToken000' };
 
 describe('e2e: all four networks, each on its own', () => {
   let slack: FakeSlack;
@@ -50,22 +47,15 @@ describe('e2e: all four networks, each on its own', () => {
   });
 
   async function start(): Promise<RunningApp> {
-    x = await startFakeX(X_CREDENTIALS);
-    yt = await startFakeYouTube(YT);
-    flickr = await startFakeFlickr(FLICKR);
-    fb = await startFakeFacebook(FB);
+    const fakes = await startNetworkFakes();
+    ({ x, yt, flickr, fb } = fakes);
     const app = await startApp({
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.apiUrl,
       APPROVERS: 'UAPP1,UAPP2,UAPP3',
       REACH_REFRESH_SECONDS: '10',
-      ...xEnv(x.url),
-      YOUTUBE_CLIENT_ID: YT.clientId, YOUTUBE_CLIENT_SECRET: YT.clientSecret, YOUTUBE_REFRESH_TOKEN: YT.refreshToken,
-      GOOGLE_API_URL: `${yt.url}/`, GOOGLE_TOKEN_URL: yt.tokenUrl,
-      FLICKR_API_KEY: FLICKR.apiKey, FLICKR_API_SECRET: FLICKR.apiSecret, FLICKR_OAUTH_TOKEN: FLICKR.oauthToken, FLICKR_OAUTH_SECRET: FLICKR.oauthSecret,
-      FLICKR_API_URL: flickr.apiUrl, FLICKR_UPLOAD_URL: flickr.uploadUrl,
-      FACEBOOK_PAGE_ID: FB.pageId, FACEBOOK_PAGE_TOKEN: FB.pageToken, FACEBOOK_GRAPH_URL: fb.url,
+      ...fakes.env,
     });
     apps.push(app);
     return app;

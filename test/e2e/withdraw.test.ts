@@ -2,14 +2,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Appeal } from '../../src/core/appeal.js';
 import { keys } from '../../src/core/service.js';
 import { openStore } from '../../src/store/index.js';
-import { startFakeFacebook, type FakeFacebook } from '../fakes/facebook.js';
-import { startFakeFlickr, type FakeFlickr } from '../fakes/flickr.js';
+import type { FakeFacebook } from '../fakes/facebook.js';
+import type { FakeFlickr } from '../fakes/flickr.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../fakes/slack.js';
-import { startFakeX, type FakeX } from '../fakes/x.js';
-import { startFakeYouTube, type FakeYouTube } from '../fakes/youtube.js';
+import type { FakeX } from '../fakes/x.js';
+import type { FakeYouTube } from '../fakes/youtube.js';
 import { jpegWithGps, plainPng } from '../helpers/images.js';
 import { tinyMp4 } from '../helpers/video.js';
-import { BOT_TOKEN, SIGNING_SECRET, startApp, X_CREDENTIALS, xEnv, type RunningApp } from './harness.js';
+import { BOT_TOKEN, SIGNING_SECRET, startApp, startNetworkFakes, type RunningApp } from './harness.js';
 
 /**
  * `/appeal withdraw` against the real app (dist/main.js) and the fakes of Slack and all four
@@ -18,9 +18,6 @@ import { BOT_TOKEN, SIGNING_SECRET, startApp, X_CREDENTIALS, xEnv, type RunningA
  * post, and an outsider who may not withdraw.
  */
 const CHANNEL = 'CINCIDENT5';
-const YT = { clientId: 'e2e-yt-client.apps.googleusercontent.com', clientSecret: 'e2e-yt-client-secret-000', refreshToken: '1//e2e-yt-refresh-token-000' };
-const FLICKR = { apiKey: 'e2e-flickr-key-0000', apiSecret: 'e2e-flickr-secret-0000', oauthToken: '72157-e2e-flickr-token', oauthSecret: 'e2e-flickr-token-secret' };
-const FB = { pageId: '102030405060708', pageToken: 'EAAe2eFacebookPageToken000' };
 /** The fastest reach refresh the app accepts (REACH_REFRESH_SECONDS, 10–86400). */
 const REACH_REFRESH_SECONDS = 10;
 /** The publisher's and the withdrawer's sweep interval in the app (src/core/publisher.ts, withdraw.ts). */
@@ -50,22 +47,15 @@ describe('e2e: withdrawing an appeal from every network', () => {
   });
 
   async function start(): Promise<RunningApp> {
-    x = await startFakeX(X_CREDENTIALS);
-    yt = await startFakeYouTube(YT);
-    flickr = await startFakeFlickr(FLICKR);
-    fb = await startFakeFacebook(FB);
+    const fakes = await startNetworkFakes();
+    ({ x, yt, flickr, fb } = fakes);
     const app = await startApp({
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.apiUrl,
       APPROVERS: 'UAPP1,UAPP2,UAPP3',
       REACH_REFRESH_SECONDS: String(REACH_REFRESH_SECONDS),
-      ...xEnv(x.url),
-      YOUTUBE_CLIENT_ID: YT.clientId, YOUTUBE_CLIENT_SECRET: YT.clientSecret, YOUTUBE_REFRESH_TOKEN: YT.refreshToken,
-      GOOGLE_API_URL: `${yt.url}/`, GOOGLE_TOKEN_URL: yt.tokenUrl,
-      FLICKR_API_KEY: FLICKR.apiKey, FLICKR_API_SECRET: FLICKR.apiSecret, FLICKR_OAUTH_TOKEN: FLICKR.oauthToken, FLICKR_OAUTH_SECRET: FLICKR.oauthSecret,
-      FLICKR_API_URL: flickr.apiUrl, FLICKR_UPLOAD_URL: flickr.uploadUrl,
-      FACEBOOK_PAGE_ID: FB.pageId, FACEBOOK_PAGE_TOKEN: FB.pageToken, FACEBOOK_GRAPH_URL: fb.url,
+      ...fakes.env,
     });
     apps.push(app);
     return app;
